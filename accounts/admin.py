@@ -1,0 +1,150 @@
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+
+from core.admin_actions import reason_action
+from core.errors import ApplicationError
+
+from .models import Account, RiskProfile
+from .risk import risk_values_clean
+from .services import (
+    ACCOUNT_EDITABLE_FIELDS,
+    account_onboard,
+    account_reactivate,
+    account_suspend,
+    account_trading_disable,
+    account_trading_enable,
+    account_update,
+    risk_profile_update,
+)
+
+RISK_FORM_FIELDS = (
+    "risk_tolerance", "max_daily_loss_amount", "max_daily_loss_pct", "auto_suspend_on_daily_loss",
+    "max_position_notional", "max_position_pct", "max_concurrent_positions", "allowed_instruments",
+    "leverage_limit", "stop_loss_required", "stop_loss_pct", "max_slippage_pct", "min_balance_to_copy",
+    "low_balance_alert",
+)
+
+
+class RiskProfileForm(forms.ModelForm):
+    class Meta:
+        model = RiskProfile
+        fields = RISK_FORM_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.changed_data:
+            try:
+                risk_values_clean({k: cleaned.get(k) for k in self.changed_data},
+                                  current={k: cleaned.get(k) for k in RISK_FORM_FIELDS})
+            except ApplicationError as exc:
+                for field, message in exc.extra.get("fields", {}).items():
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+class RiskProfileInline(admin.StackedInline):
+    model = RiskProfile
+    form = RiskProfileForm
+    can_delete = False
+    extra = 0
+    max_num = 1
+
+
+class AccountAddForm(forms.ModelForm):
+    risk_tolerance = forms.ChoiceField(choices=RiskProfile.Tolerance.choices, initial="MEDIUM")
+    master = forms.BooleanField(required=False, help_text="Create the MASTER account (only one may exist).")
+
+    class Meta:
+        model = Account
+        fields = ("user_id", "full_name", "email", "phone", "account_type", "tier",
+                  "initial_capital", "initial_capital_currency", "portal_user")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("master") and Account.objects.filter(kind=Account.Kind.MASTER).exists():
+            raise forms.ValidationError("A MASTER account already exists; there can be only one.")
+        return cleaned
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ("user_id", "full_name", "kind", "status", "tier", "account_type", "trading_enabled", "created_at")
+    list_filter = ("status", "kind", "account_type", "tier", "trading_enabled")
+    search_fields = ("user_id", "full_name", "email")
+    date_hierarchy = "created_at"
+    readonly_fields = ("kind", "status", "trading_enabled", "initial_capital", "initial_capital_currency",
+                       "created_at", "updated_at")
+    fields = ("user_id", "kind", "status", "trading_enabled", *ACCOUNT_EDITABLE_FIELDS,
+              "initial_capital", "initial_capital_currency", "created_at", "updated_at")
+    inlines = [RiskProfileInline]
+    actions = [
+        reason_action(name="enable_trading", description="Enable trading", service=account_trading_enable,
+                      permission="trading_state", reason_required=False),
+        reason_action(name="disable_trading", description="Disable trading", service=account_trading_disable,
+                      permission="trading_state"),
+        reason_action(name="suspend_accounts", description="Suspend", service=account_suspend,
+                      permission="trading_state"),
+        reason_action(name="reactivate_accounts", description="Reactivate", service=account_reactivate,
+                      permission="trading_state"),
+    ]
+
+    def has_trading_state_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_trading_state")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # accounts are offboarded to INACTIVE, never deleted: the ledger and audit refer to them
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = AccountAddForm
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": list(AccountAddForm.Meta.fields) + ["risk_tolerance", "master"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("user_id", *self.readonly_fields)
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            data = form.cleaned_data
+            try:
+                account = account_onboard(
+                    actor=request.user, user_id=data["user_id"], full_name=data["full_name"], email=data["email"],
+                    phone=data.get("phone") or "", account_type=data["account_type"], tier=data["tier"],
+                    risk_tolerance=data["risk_tolerance"], initial_capital=data["initial_capital"],
+                    currency=data["initial_capital_currency"], master=data.get("master", False),
+                )
+            except ApplicationError as exc:  # the form validated first; this is a lost race
+                self.message_user(request, f"Not created: {exc}", level="error")
+                return
+            if data.get("portal_user"):
+                account_update(actor=request.user, account=account, changes={"portal_user": data["portal_user"]})
+            obj.pk = account.pk
+            obj.refresh_from_db()
+            return
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in ACCOUNT_EDITABLE_FIELDS}
+        if changes:
+            account_update(actor=request.user, account=Account.objects.get(pk=obj.pk), changes=changes,
+                           reason="admin edit")
+            obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not RiskProfile:
+            return super().save_formset(request, form, formset, change)
+        with transaction.atomic():
+            for inline_form in formset.forms:
+                if inline_form.instance.pk and inline_form.changed_data:
+                    risk_profile_update(
+                        actor=request.user, account=inline_form.instance.account, reason="admin edit",
+                        changes={k: inline_form.cleaned_data[k] for k in inline_form.changed_data},
+                    )

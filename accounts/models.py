@@ -1,0 +1,154 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from core.fields import AmountField, CurrencyField
+
+user_id_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]{1,62}$",
+    "user_id is a lower-case slug: letters, digits, '_' or '-', 2 to 63 characters.",
+)
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        MASTER = "MASTER", "Master"
+        USER = "USER", "User"
+
+    class AccountType(models.TextChoices):
+        RETAIL = "retail", "Retail"
+        INVESTOR = "investor", "Investor"
+
+    class Tier(models.TextChoices):
+        STARTER = "starter", "Starter"
+        SAVER = "saver", "Saver"
+        INVESTOR = "investor", "Investor"
+        INCOME = "income", "Income"
+        LIVABLE = "livable", "Livable"
+        BALLER = "baller", "Baller"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        ACTIVE = "ACTIVE", "Active"
+        SUSPENDED = "SUSPENDED", "Suspended"
+        INACTIVE = "INACTIVE", "Inactive"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.USER)
+    user_id = models.CharField(max_length=63, unique=True, validators=[user_id_validator])
+    full_name = models.CharField("full legal name", max_length=200)
+    email = models.EmailField()
+    phone = models.CharField(max_length=32, blank=True)
+    account_type = models.CharField(max_length=16, choices=AccountType.choices, default=AccountType.RETAIL)
+    tier = models.CharField("subscription tier", max_length=16, choices=Tier.choices, default=Tier.STARTER)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, editable=False)
+    trading_enabled = models.BooleanField(default=False, editable=False)
+    initial_capital = AmountField(default=Decimal("0"))
+    initial_capital_currency = CurrencyField(default="USD")
+    portal_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="nija_account", help_text="Django login that may see this account in the portal.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user_id"]
+        permissions = [
+            ("change_trading_state", "Can enable, disable, suspend and reactivate trading"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"], condition=models.Q(kind="MASTER"), name="accounts_at_most_one_master"
+            ),
+            models.CheckConstraint(condition=models.Q(initial_capital__gte=0), name="accounts_capital_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["PENDING", "ACTIVE", "SUSPENDED", "INACTIVE"]),
+                name="accounts_status_valid",
+            ),
+            # Trading can only be on for an ACTIVE account.
+            models.CheckConstraint(
+                condition=models.Q(trading_enabled=False) | models.Q(status="ACTIVE"),
+                name="accounts_trading_only_when_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ({self.get_kind_display()})"
+
+    @property
+    def is_master(self) -> bool:
+        return self.kind == self.Kind.MASTER
+
+    def snapshot(self) -> dict:
+        """The fields an audit event records before and after a change."""
+        return {
+            "user_id": self.user_id, "kind": self.kind, "status": self.status,
+            "trading_enabled": self.trading_enabled, "account_type": self.account_type, "tier": self.tier,
+            "full_name": self.full_name, "email": self.email, "phone": self.phone,
+            "initial_capital": self.initial_capital, "initial_capital_currency": self.initial_capital_currency,
+        }
+
+
+class RiskProfile(models.Model):
+    """Per-account limits (DESIGN.md §6). Percentages are in (0, 100]; limits are positive."""
+
+    class Tolerance(models.TextChoices):
+        LOW = "LOW", "Low"
+        MEDIUM = "MEDIUM", "Medium"
+        HIGH = "HIGH", "High"
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="risk_profile")
+    risk_tolerance = models.CharField(max_length=8, choices=Tolerance.choices, default=Tolerance.MEDIUM)
+    max_daily_loss_amount = AmountField(null=True, blank=True, help_text="USD; empty = no amount limit")
+    max_daily_loss_pct = AmountField(null=True, blank=True, help_text="% of start-of-day equity")
+    auto_suspend_on_daily_loss = models.BooleanField(default=False)
+    max_position_notional = AmountField(help_text="USD per position")
+    max_position_pct = AmountField(default=Decimal("20"), help_text="% of equity per position")
+    max_concurrent_positions = models.PositiveIntegerField(default=5)
+    allowed_instruments = models.JSONField(default=list, blank=True, help_text="Symbols; empty = all")
+    leverage_limit = AmountField(default=Decimal("1"), help_text="1 = spot only")
+    stop_loss_required = models.BooleanField(default=False)
+    stop_loss_pct = AmountField(null=True, blank=True, help_text="Stop distance % below entry")
+    max_slippage_pct = AmountField(default=Decimal("0.5"))
+    min_balance_to_copy = AmountField(default=Decimal("10"), help_text="USD equity below which copies stop")
+    low_balance_alert = AmountField(default=Decimal("50"), help_text="USD; BALANCE_LOW alert threshold")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_position_notional__gt=0), name="risk_position_notional_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_position_pct__gt=0, max_position_pct__lte=100), name="risk_position_pct_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_slippage_pct__gt=0, max_slippage_pct__lte=100), name="risk_slippage_pct_range"
+            ),
+            models.CheckConstraint(condition=models.Q(leverage_limit__gt=0), name="risk_leverage_positive"),
+            models.CheckConstraint(
+                condition=models.Q(max_daily_loss_pct__isnull=True)
+                | models.Q(max_daily_loss_pct__gt=0, max_daily_loss_pct__lte=100),
+                name="risk_daily_loss_pct_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(stop_loss_pct__isnull=True) | models.Q(stop_loss_pct__gt=0, stop_loss_pct__lte=100),
+                name="risk_stop_pct_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Risk profile of {self.account.user_id} ({self.risk_tolerance})"
+
+    def snapshot(self) -> dict:
+        return {name: getattr(self, name) for name in RISK_PROFILE_FIELDS}
+
+
+RISK_PROFILE_FIELDS = (
+    "risk_tolerance", "max_daily_loss_amount", "max_daily_loss_pct", "auto_suspend_on_daily_loss",
+    "max_position_notional", "max_position_pct", "max_concurrent_positions", "allowed_instruments",
+    "leverage_limit", "stop_loss_required", "stop_loss_pct", "max_slippage_pct", "min_balance_to_copy",
+    "low_balance_alert",
+)

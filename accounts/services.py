@@ -1,0 +1,204 @@
+"""Writes to the account registry. Each service is one transaction with its audit event, and
+checks the transition first so a refused change writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from compliance.services import audit_event_record
+from core.decimals import to_decimal
+from core.errors import ApplicationError
+
+from .models import Account, RiskProfile, user_id_validator
+from .risk import risk_defaults, risk_values_clean
+
+Actor = AbstractBaseUser | str | None
+Status = Account.Status
+
+
+def _locked(account: Account) -> Account:
+    """Re-read the account under a row lock so two operators cannot interleave transitions."""
+    return Account.objects.select_for_update().get(pk=account.pk)
+
+
+def _require_reason(reason: str, action: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(f"a reason is required to {action}", code="reason_required")
+    return reason
+
+
+def account_onboard(
+    *, actor: Actor, user_id: str, full_name: str, email: str, phone: str = "",
+    account_type: str = Account.AccountType.RETAIL, tier: str = Account.Tier.STARTER,
+    risk_tolerance: str = RiskProfile.Tolerance.MEDIUM, initial_capital: Decimal | str = Decimal("0"),
+    currency: str = "USD", master: bool = False, risk_overrides: dict[str, Any] | None = None,
+) -> Account:
+    """Create an account PENDING with trading off, plus its risk profile."""
+    errors = []
+    try:
+        user_id_validator(user_id)
+    except ValidationError as exc:
+        errors.append(exc.messages[0])
+    if not (full_name or "").strip():
+        errors.append("name is required")
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors.append(f"'{email}' is not a valid e-mail address")
+    if account_type not in Account.AccountType.values:
+        errors.append(f"account type must be one of {', '.join(Account.AccountType.values)}")
+    if tier not in Account.Tier.values:
+        errors.append(f"tier must be one of {', '.join(Account.Tier.values)}")
+    capital = to_decimal(initial_capital, field="initial capital")
+    if capital < 0:
+        errors.append("initial capital cannot be negative")
+    currency = (currency or "").strip().upper()
+    if not currency.isalnum() or len(currency) > 16:
+        errors.append(f"'{currency}' is not a currency code")
+    risk = {**risk_defaults(risk_tolerance), **(risk_overrides or {})}
+    risk = {**risk, **risk_values_clean(risk)}
+    if errors:
+        raise ApplicationError("; ".join(errors))
+    if Account.objects.filter(user_id=user_id).exists():
+        raise ApplicationError(f"an account with user_id '{user_id}' already exists", code="duplicate")
+    if master and Account.objects.filter(kind=Account.Kind.MASTER).exists():
+        raise ApplicationError("a MASTER account already exists; there can be only one", code="duplicate")
+    try:
+        with transaction.atomic():
+            account = Account.objects.create(
+                kind=Account.Kind.MASTER if master else Account.Kind.USER, user_id=user_id,
+                full_name=full_name.strip(), email=email, phone=phone or "", account_type=account_type,
+                tier=tier, initial_capital=capital, initial_capital_currency=currency,
+            )
+            profile = RiskProfile.objects.create(account=account, **risk)
+            audit_event_record(
+                actor=actor, action="MASTER_CREATE" if master else "USER_CREATE", target_type="account",
+                target_id=user_id, reason="onboarding",
+                after={**account.snapshot(), "risk_profile": profile.snapshot()},
+            )
+    except IntegrityError as exc:  # lost a race with a concurrent onboarding of the same id/master
+        raise ApplicationError(f"could not create '{user_id}': it conflicts with an existing account",
+                               code="duplicate") from exc
+    return account
+
+
+def _transition(
+    *, actor: Actor, account: Account, action: str, reason: str, allowed_from: set[str],
+    new_status: str, trading: bool, refuse: Callable[[Account], str | None] | None = None,
+) -> Account:
+    with transaction.atomic():
+        locked = _locked(account)
+        problem = refuse(locked) if refuse else None
+        if problem:
+            raise ApplicationError(problem, code="invalid_transition")
+        if locked.status not in allowed_from:
+            raise ApplicationError(
+                f"cannot {action.lower().replace('_', ' ')} {locked.user_id}: account is {locked.status}",
+                code="invalid_transition",
+            )
+        before = locked.snapshot()
+        locked.status = new_status
+        locked.trading_enabled = trading
+        locked.save(update_fields=["status", "trading_enabled", "updated_at"])
+        audit_event_record(actor=actor, action=action, target_type="account", target_id=locked.user_id,
+                           reason=reason, before=before, after=locked.snapshot())
+    account.refresh_from_db()
+    return account
+
+
+def account_trading_enable(*, actor: Actor, account: Account, reason: str = "") -> Account:
+    """Turn trading on; the account becomes ACTIVE. Refused for INACTIVE accounts."""
+    def refuse(a: Account) -> str | None:
+        return f"trading is already enabled for {a.user_id}" if a.trading_enabled else None
+
+    return _transition(actor=actor, account=account, action="TRADING_ENABLE", reason=(reason or "").strip(),
+                       allowed_from={Status.PENDING, Status.ACTIVE, Status.SUSPENDED},
+                       new_status=Status.ACTIVE, trading=True, refuse=refuse)
+
+
+def account_trading_disable(*, actor: Actor, account: Account, reason: str) -> Account:
+    """Turn trading off; the account becomes SUSPENDED until enabled again."""
+    reason = _require_reason(reason, "disable trading")
+    def refuse(a: Account) -> str | None:
+        return None if a.trading_enabled else f"trading is already disabled for {a.user_id}"
+
+    return _transition(actor=actor, account=account, action="TRADING_DISABLE", reason=reason,
+                       allowed_from={Status.ACTIVE}, new_status=Status.SUSPENDED, trading=False, refuse=refuse)
+
+
+def account_suspend(*, actor: Actor, account: Account, reason: str) -> Account:
+    reason = _require_reason(reason, "suspend an account")
+    return _transition(actor=actor, account=account, action="ACCOUNT_SUSPEND", reason=reason,
+                       allowed_from={Status.PENDING, Status.ACTIVE}, new_status=Status.SUSPENDED, trading=False)
+
+
+def account_reactivate(*, actor: Actor, account: Account, reason: str) -> Account:
+    """SUSPENDED back to ACTIVE. Trading stays off until an operator enables it explicitly."""
+    reason = _require_reason(reason, "reactivate an account")
+    return _transition(actor=actor, account=account, action="ACCOUNT_REACTIVATE", reason=reason,
+                       allowed_from={Status.SUSPENDED}, new_status=Status.ACTIVE, trading=False)
+
+
+def account_deactivate(*, actor: Actor, account: Account, reason: str) -> Account:
+    """Final step of offboarding: INACTIVE is terminal."""
+    reason = _require_reason(reason, "deactivate an account")
+    return _transition(actor=actor, account=account, action="ACCOUNT_DEACTIVATE", reason=reason,
+                       allowed_from={Status.PENDING, Status.ACTIVE, Status.SUSPENDED},
+                       new_status=Status.INACTIVE, trading=False)
+
+
+def risk_profile_update(*, actor: Actor, account: Account, changes: dict[str, Any], reason: str = "") -> RiskProfile:
+    """Validate the changed values against the rest of the profile, then save and audit."""
+    with transaction.atomic():
+        profile = RiskProfile.objects.select_for_update().get(account=account)
+        before = profile.snapshot()
+        clean = risk_values_clean(changes, current=before)
+        changed = {k: v for k, v in clean.items() if before.get(k) != v}
+        if not changed:
+            return profile
+        for name, value in changed.items():
+            setattr(profile, name, value)
+        profile.save()
+        audit_event_record(actor=actor, action="RISK_PROFILE_UPDATE", target_type="account",
+                           target_id=account.user_id, reason=(reason or "").strip(),
+                           before={k: before[k] for k in changed}, after=changed)
+    return profile
+
+
+ACCOUNT_EDITABLE_FIELDS = ("full_name", "email", "phone", "account_type", "tier", "portal_user")
+
+
+def account_update(*, actor: Actor, account: Account, changes: dict[str, Any], reason: str = "") -> Account:
+    """Registry details only; status and trading change through the lifecycle services above."""
+    unknown = set(changes) - set(ACCOUNT_EDITABLE_FIELDS)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ApplicationError(f"these fields change through lifecycle services, not edits: {names}")
+    if "email" in changes:
+        try:
+            validate_email(changes["email"])
+        except ValidationError:
+            raise ApplicationError(f"'{changes['email']}' is not a valid e-mail address") from None
+    with transaction.atomic():
+        locked = _locked(account)
+        before = locked.snapshot()
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save()
+        after = locked.snapshot()
+        if before != after or "portal_user" in changes:
+            audit_event_record(actor=actor, action="ACCOUNT_UPDATE", target_type="account",
+                               target_id=locked.user_id, reason=(reason or "").strip(),
+                               before={k: v for k, v in before.items() if after[k] != v},
+                               after={k: v for k, v in after.items() if before[k] != v}
+                               | ({"portal_user": str(locked.portal_user)} if "portal_user" in changes else {}))
+    account.refresh_from_db()
+    return account

@@ -1,0 +1,63 @@
+"""Reads of the audit chain, including its verification."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from django.db.models import QuerySet
+
+from .models import AuditChainHead, AuditEvent
+from .services import GENESIS_HASH, audit_event_hash
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    valid: bool
+    events_checked: int
+    first_broken_seq: int | None = None
+    first_broken_id: int | None = None
+    problem: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def audit_chain_verify(*, batch_size: int = 2000) -> ChainVerification:
+    """Walk the chain in order, recomputing each hash. Reports the first event whose content,
+    link or position is wrong: an altered row fails its hash, a deleted row leaves a gap or a
+    broken link, a deleted tail disagrees with the chain head."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    last_id = 0
+    while True:
+        batch = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        if not batch:
+            break
+        for event in batch:
+            last_id = event.id
+            if event.seq != expected_seq:
+                return ChainVerification(False, checked, event.seq, event.id,
+                                         f"sequence gap: expected #{expected_seq}, found #{event.seq} "
+                                         f"(events deleted before it)")
+            if event.prev_hash != expected_prev:
+                return ChainVerification(False, checked, event.seq, event.id,
+                                         "prev_hash does not match the previous event (chain broken)")
+            if audit_event_hash(event) != event.hash:
+                return ChainVerification(False, checked, event.seq, event.id,
+                                         "content does not match its hash (event altered)")
+            expected_prev = event.hash
+            expected_seq += 1
+            checked += 1
+    head = AuditChainHead.objects.filter(id=1).first()
+    head_seq = head.last_seq if head else 0
+    head_hash = head.last_hash if head else GENESIS_HASH
+    if head_seq != checked or head_hash != expected_prev:
+        return ChainVerification(False, checked, checked + 1, None,
+                                 f"chain head records #{head_seq} but the chain ends at #{checked} "
+                                 f"(latest events deleted)")
+    return ChainVerification(True, checked)
+
+
+def audit_events_for_target(*, target_type: str, target_id: str) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(target_type=target_type, target_id=target_id).order_by("seq")

@@ -1,0 +1,15 @@
+import logging
+
+from celery import shared_task
+
+from .selectors import audit_chain_verify
+
+logger = logging.getLogger("nija.audit")
+
+
+@shared_task
+def audit_chain_verify_task() -> dict:
+    result = audit_chain_verify()
+    if not result.valid:
+        logger.error("AUDIT CHAIN BROKEN at event #%s: %s", result.first_broken_seq, result.problem)
+    return result.as_dict()

@@ -1,0 +1,9 @@
+"""Developer and embedded-demo settings: SQLite, filesystem broker, PAPER broker."""
+
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+# A local-only key so `make run` works with no configuration; production refuses to start without one.
+SECRET_KEY = env("SECRET_KEY", default="local-insecure-key-do-not-use-in-production")
