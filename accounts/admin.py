@@ -141,6 +141,8 @@ class AccountAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not RiskProfile:
             return super().save_formset(request, form, formset, change)
+        # The admin's change message reads these; the service does the actual write.
+        formset.new_objects, formset.deleted_objects, formset.changed_objects = [], [], []
         with transaction.atomic():
             for inline_form in formset.forms:
                 if inline_form.instance.pk and inline_form.changed_data:
@@ -148,3 +150,4 @@ class AccountAdmin(admin.ModelAdmin):
                         actor=request.user, account=inline_form.instance.account, reason="admin edit",
                         changes={k: inline_form.cleaned_data[k] for k in inline_form.changed_data},
                     )
+                    formset.changed_objects.append((inline_form.instance, inline_form.changed_data))

@@ -21,7 +21,7 @@ def _missing(what: str) -> None:
 
 
 @pytest.fixture
-def postgres(db) -> None:
+def postgres() -> None:
     """Use in tests whose point is PostgreSQL behaviour (row locks, concurrency)."""
     if connection.vendor != "postgresql":
         _missing("PostgreSQL (set DATABASE_URL)")
