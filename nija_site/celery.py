@@ -17,4 +17,5 @@ def ensure_embedded_queue_dirs() -> None:
 
     if settings.CELERY_EMBEDDED:
         (settings.CELERY_QUEUE_DIR / "queue").mkdir(parents=True, exist_ok=True)
-        (settings.CELERY_QUEUE_DIR / "processed").mkdir(parents=True, exist_ok=True)
+        for folder in ("processed", "control"):
+            (settings.CELERY_QUEUE_DIR / folder).mkdir(parents=True, exist_ok=True)

@@ -61,9 +61,10 @@ class Command(NijaCommand):
                         break
                 time.sleep(0.5)
         finally:
+            # SIGTERM to each main process only: the Celery worker then shuts its pool down warmly.
             for proc in procs.values():
                 if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.terminate()
             deadline = time.monotonic() + 15
             for proc in procs.values():
                 try:

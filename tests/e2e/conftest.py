@@ -1,0 +1,31 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _missing
+
+
+@pytest.fixture
+def browser_page():
+    """A headless system Chromium driven by Playwright (never a downloaded browser)."""
+    chromium = os.environ.get("NIJA_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).is_file():
+        _missing(f"Chromium at {chromium}")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between page actions are still plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            browser.close()
