@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 
+from compliance.models import Communication
 from core.admin_actions import reason_action
 from core.errors import ApplicationError
 
@@ -51,6 +52,22 @@ class RiskProfileInline(admin.StackedInline):
     max_num = 1
 
 
+class CommunicationInline(admin.TabularInline):
+    """The account's communication log, newest first; entries are added from the log itself."""
+
+    model = Communication
+    fields = ("created_at", "kind", "channel", "direction", "subject", "status", "created_by")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class AccountAddForm(forms.ModelForm):
     risk_tolerance = forms.ChoiceField(choices=RiskProfile.Tolerance.choices, initial="MEDIUM")
     master = forms.BooleanField(required=False, help_text="Create the MASTER account (only one may exist).")
@@ -77,7 +94,7 @@ class AccountAdmin(admin.ModelAdmin):
                        "created_at", "updated_at")
     fields = ("user_id", "kind", "status", "trading_enabled", *ACCOUNT_EDITABLE_FIELDS,
               "initial_capital", "initial_capital_currency", "created_at", "updated_at")
-    inlines = [RiskProfileInline]
+    inlines = [RiskProfileInline, CommunicationInline]
     actions = [
         reason_action(name="enable_trading", description="Enable trading", service=account_trading_enable,
                       permission="trading_state", reason_required=False),
@@ -139,10 +156,10 @@ class AccountAdmin(admin.ModelAdmin):
             obj.refresh_from_db()
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is not RiskProfile:
-            return super().save_formset(request, form, formset, change)
-        # The admin's change message reads these; the service does the actual write.
+        # The admin's change message reads these; the services do the actual writes.
         formset.new_objects, formset.deleted_objects, formset.changed_objects = [], [], []
+        if formset.model is not RiskProfile:
+            return None  # the communication log is read-only here
         with transaction.atomic():
             for inline_form in formset.forms:
                 if inline_form.instance.pk and inline_form.changed_data:

@@ -10,6 +10,7 @@ OPERATOR_PERMISSIONS = [
     "accounts.change_account",
     "accounts.change_trading_state",
     "accounts.change_riskprofile",
+    "compliance.add_communication",
 ]
 
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from compliance.services import audit_event_record
+from compliance.services import audit_event_record, welcome_communication_record
 from core.decimals import to_decimal
 from core.errors import ApplicationError
 
@@ -84,6 +84,8 @@ def account_onboard(
                 target_id=user_id, reason="onboarding",
                 after={**account.snapshot(), "risk_profile": profile.snapshot()},
             )
+            if not master:
+                welcome_communication_record(actor=actor, account=account)
     except IntegrityError as exc:  # lost a race with a concurrent onboarding of the same id/master
         raise ApplicationError(f"could not create '{user_id}': it conflicts with an existing account",
                                code="duplicate") from exc

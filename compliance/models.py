@@ -45,3 +45,49 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head #{self.last_seq}"
+
+
+class Communication(models.Model):
+    """The communication log: every message to or from an account holder, and staff notes."""
+
+    class Kind(models.TextChoices):
+        WELCOME = "welcome", "Welcome"
+        STATEMENT = "statement", "Statement"
+        ALERT = "alert", "Alert"
+        REPORT = "report", "Report"
+        NOTE = "note", "Staff note"
+        OTHER = "other", "Other"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        PHONE = "phone", "Phone"
+        PORTAL = "portal", "Portal"
+        INTERNAL = "internal", "Internal note"
+
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound", "Outbound"
+        INBOUND = "inbound", "Inbound"
+
+    class Status(models.TextChoices):
+        RECORDED = "recorded", "Recorded"  # notes and phone calls: nothing to send
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="communications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.OUTBOUND)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices)
+    error = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.account.user_id}: {self.subject}"

@@ -79,3 +79,55 @@ def audit_event_record(
         AuditChainHead.objects.filter(id=1).update(last_seq=event.seq, last_hash=event.hash)
     logger.info(event.log_line())
     return event
+
+
+def communication_record(
+    *, actor: AbstractBaseUser | str | None, account, kind: str, channel: str, subject: str, body: str,
+    direction: str = "outbound",
+):
+    """Log a communication. Outbound e-mail is queued and sent by a task after commit, so a mail
+    server outage never rolls back the business change that caused the message."""
+    from .models import Communication
+    from .tasks import communication_send_task
+
+    if kind not in Communication.Kind.values or channel not in Communication.Channel.values:
+        raise ValueError(f"unknown communication kind/channel: {kind}/{channel}")
+    sendable = channel == Communication.Channel.EMAIL and direction == Communication.Direction.OUTBOUND
+    name, _ = actor_name(actor)
+    message = Communication.objects.create(
+        account=account, kind=kind, channel=channel, direction=direction, subject=subject[:200], body=body,
+        status=Communication.Status.QUEUED if sendable else Communication.Status.RECORDED, created_by=name,
+    )
+    if sendable:
+        transaction.on_commit(lambda: communication_send_task.delay(message.id))
+    return message
+
+
+def communication_send(*, communication_id: int) -> None:
+    """Send one queued e-mail; the outcome (sent, or failed with its reason) is stored."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    from .models import Communication
+
+    claimed = Communication.objects.filter(id=communication_id, status=Communication.Status.QUEUED).update(
+        status=Communication.Status.SENT, sent_at=timezone.now()
+    )
+    if not claimed:  # already sent by an earlier delivery of this task
+        return
+    message = Communication.objects.select_related("account").get(id=communication_id)
+    try:
+        send_mail(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.account.email])
+    except Exception as exc:  # noqa: BLE001 - any transport failure is recorded, not raised
+        Communication.objects.filter(id=communication_id).update(
+            status=Communication.Status.FAILED, sent_at=None, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        logger.warning("e-mail %s to %s failed: %s", communication_id, message.account.user_id, exc)
+
+
+def welcome_communication_record(*, actor: AbstractBaseUser | str | None, account) -> None:
+    from django.template.loader import render_to_string
+
+    body = render_to_string("email/welcome.txt", {"account": account})
+    communication_record(actor=actor, account=account, kind="welcome", channel="email",
+                         subject="Welcome to NIJA", body=body)

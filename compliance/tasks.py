@@ -13,3 +13,10 @@ def audit_chain_verify_task() -> dict:
     if not result.valid:
         logger.error("AUDIT CHAIN BROKEN at event #%s: %s", result.first_broken_seq, result.problem)
     return result.as_dict()
+
+
+@shared_task
+def communication_send_task(communication_id: int) -> None:
+    from .services import communication_send
+
+    communication_send(communication_id=communication_id)

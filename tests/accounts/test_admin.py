@@ -100,27 +100,39 @@ def test_status_and_trading_are_not_editable_fields(operator_client, make_accoun
     assert 'name="risk_profile-0-max_position_pct"' in page
 
 
+def _form_values(form) -> dict:
+    """What a browser would post back for an unchanged bound-from-initial form."""
+    data = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        key = form.add_prefix(name)
+        if isinstance(value, bool):
+            if value:
+                data[key] = "on"
+        elif isinstance(value, list):
+            data[key] = str(value).replace("'", '"')
+        elif hasattr(value, "pk"):
+            data[key] = value.pk
+        else:
+            data[key] = "" if value is None else value
+    return data
+
+
+def _change_form_post_data(client, url: str) -> dict:
+    context = client.get(url).context
+    data = _form_values(context["adminform"].form)
+    for inline in context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
+        for form in formset.forms:
+            data.update(_form_values(form))
+    return data
+
+
 def test_operator_edits_risk_profile_inline_through_the_service(operator_client, make_account):
     account = make_account("a1")
     url = reverse("admin:accounts_account_change", args=[account.pk])
-    form = operator_client.get(url).context["adminform"].form
-    inline = operator_client.get(url).context["inline_admin_formsets"][0].formset
-    data = {name: (value if value is not None else "") for name, value in form.initial.items()
-            if name in form.fields}
-    data.update({"portal_user": "", "risk_profile-TOTAL_FORMS": "1", "risk_profile-INITIAL_FORMS": "1",
-                 "risk_profile-MIN_NUM_FORMS": "0", "risk_profile-MAX_NUM_FORMS": "1"})
-    profile_form = inline.forms[0]
-    for name in profile_form.fields:
-        value = profile_form.initial.get(name)
-        if isinstance(value, bool):
-            if value:
-                data[f"risk_profile-0-{name}"] = "on"
-            continue
-        if isinstance(value, list):
-            value = str(value).replace("'", '"')
-        data[f"risk_profile-0-{name}"] = "" if value is None else value
-    data["risk_profile-0-id"] = account.risk_profile.pk
-    data["risk_profile-0-account"] = account.pk
+    data = _change_form_post_data(operator_client, url)
     data["risk_profile-0-max_position_pct"] = "12.5"
     response = operator_client.post(url, data)
     assert response.status_code == 302, response.context["errors"] if response.context else response
@@ -131,6 +143,18 @@ def test_operator_edits_risk_profile_inline_through_the_service(operator_client,
     response = operator_client.post(url, data)
     assert response.status_code == 200
     assert RiskProfile.objects.get(account=account).max_position_pct == Decimal("12.5")
+
+
+def test_operator_edits_registry_details_with_an_audit_event(operator_client, make_account):
+    account = make_account("a1")
+    url = reverse("admin:accounts_account_change", args=[account.pk])
+    data = _change_form_post_data(operator_client, url)
+    data["email"] = "new@example.com"
+    assert operator_client.post(url, data).status_code == 302
+    account.refresh_from_db()
+    assert account.email == "new@example.com"
+    event = AuditEvent.objects.get(action="ACCOUNT_UPDATE")
+    assert event.after == {"email": "new@example.com"} and event.actor == "olivia"
 
 
 def test_viewer_reads_but_cannot_change(viewer_client, make_account):
