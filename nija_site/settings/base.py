@@ -116,7 +116,7 @@ SPECTACULAR_SETTINGS = {"TITLE": "NIJA back office API", "VERSION": "1"}
 # real worker and beat run with no broker service at all.
 REDIS_URL = env("REDIS_URL", default="")
 CELERY_EMBEDDED = not REDIS_URL
-CELERY_QUEUE_DIR = VAR_DIR / "celery"
+CELERY_QUEUE_DIR = Path(env("NIJA_CELERY_QUEUE_DIR", default=str(VAR_DIR / "celery")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
@@ -126,6 +126,7 @@ else:
         "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+        "control_folder": str(CELERY_QUEUE_DIR / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
@@ -144,6 +145,14 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=15, hour="*/6"),
     },
 }
+
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="NIJA back office <backoffice@localhost>")
 
 # --- NIJA ---------------------------------------------------------------------------------
 NIJA_REQUIRE_SERVICES = env.bool("NIJA_REQUIRE_SERVICES", default=False)

@@ -15,3 +15,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so tests that start worker processes share the test database.
     # One file per pytest process so parallel runs never share it; subprocess_env() passes the name on.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+
+# A fixed test-only Fernet key, so worker processes started by tests decrypt what the test wrote.
+NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS", default=["bmlqYS10ZXN0LW9ubHktY3JlZGVudGlhbC1rZXktMzI="])
