@@ -7,14 +7,14 @@ from tests.conftest import _missing
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
     """A headless system Chromium driven by Playwright (never a downloaded browser)."""
     chromium = os.environ.get("NIJA_CHROMIUM", "/usr/bin/chromium")
     if not Path(chromium).is_file():
         _missing(f"Chromium at {chromium}")
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
     # between page actions are still plain synchronous code.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
