@@ -69,6 +69,7 @@ TEMPLATES = [
 # SQLite is the embedded default; PostgreSQL comes through DATABASE_URL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'nija.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)  # a fresh checkout has no var/ yet
     # Web, worker and beat share one file: WAL lets readers run beside the writer, IMMEDIATE
     # transactions take the write lock up front so concurrent writers queue instead of failing.
     DATABASES["default"]["OPTIONS"] = {
@@ -140,9 +141,39 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The periodic schedule lives here, in code, so it is reviewed like code.
 CELERY_BEAT_SCHEDULE: dict = {
+    "brokers-balance-audit": {
+        "task": "brokers.tasks.balance_audit_task",
+        "schedule": crontab(minute="*/5"),
+    },
     "compliance-verify-audit-chain": {
         "task": "compliance.tasks.audit_chain_verify_task",
         "schedule": crontab(minute=15, hour="*/6"),
+    },
+    "copytrading-reconcile-orders": {
+        "task": "copytrading.tasks.copy_orders_reconcile_task",
+        "schedule": 30.0,
+    },
+    "copytrading-poll-master-fills": {
+        "task": "copytrading.tasks.master_fills_poll_task",
+        "schedule": 15.0,
+    },
+    # Reporting: reports for the UTC day/week/month just ended; prices and copy fills feed the ledger.
+    "reporting-daily-reports": {
+        "task": "reporting.tasks.reports_period_task", "args": ("daily",),
+        "schedule": crontab(minute=10, hour=0),
+    },
+    "reporting-weekly-reports": {
+        "task": "reporting.tasks.reports_period_task", "args": ("weekly",),
+        "schedule": crontab(minute=20, hour=0, day_of_week="mon"),
+    },
+    "reporting-monthly-reports": {
+        "task": "reporting.tasks.reports_period_task", "args": ("monthly",),
+        "schedule": crontab(minute=30, hour=0, day_of_month=1),
+    },
+    "reporting-fees-accrue": {"task": "reporting.tasks.fees_accrue_task", "schedule": crontab(minute=5, hour=0)},
+    "reporting-prices-refresh": {"task": "reporting.tasks.prices_refresh_task", "schedule": crontab(minute="*/15")},
+    "reporting-copy-fills-import": {
+        "task": "reporting.tasks.ledger_copy_fills_import_task", "schedule": crontab(minute="*/5"),
     },
 }
 
@@ -158,7 +189,20 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="NIJA back office <backof
 NIJA_REQUIRE_SERVICES = env.bool("NIJA_REQUIRE_SERVICES", default=False)
 NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS", default=[])
 NIJA_SIGNAL_SECRET = env("NIJA_SIGNAL_SECRET", default="")
+# Copy engine: a follower whose latest good balance snapshot is older than this is skipped
+# (stale_balance); orders go out in chunks of NIJA_COPY_CHUNK_SIZE per task, at most
+# NIJA_COPY_CONCURRENCY in flight per chunk; a SUBMITTING order quiet for longer than
+# NIJA_COPY_SUBMIT_STALE_SECONDS is looked up by reconciliation.
+NIJA_COPY_BALANCE_MAX_AGE = env.int("NIJA_COPY_BALANCE_MAX_AGE", default=900)
+NIJA_COPY_CHUNK_SIZE = env.int("NIJA_COPY_CHUNK_SIZE", default=100)
+NIJA_COPY_CONCURRENCY = env.int("NIJA_COPY_CONCURRENCY", default=100)
+NIJA_COPY_THREADS = env.int("NIJA_COPY_THREADS", default=8)
+NIJA_COPY_SUBMIT_STALE_SECONDS = env.int("NIJA_COPY_SUBMIT_STALE_SECONDS", default=300)
 NIJA_BALANCE_CACHE_TTL = env.int("NIJA_BALANCE_CACHE_TTL", default=120)
+# BALANCE_DROP alert: a fall of at least this % against the previous good snapshot.
+NIJA_BALANCE_DROP_PCT = env("NIJA_BALANCE_DROP_PCT", default="20")  # a decimal string
+# How many credentials the balance audit fetches at once (each credential still one call at a time).
+NIJA_BALANCE_AUDIT_CONCURRENCY = env.int("NIJA_BALANCE_AUDIT_CONCURRENCY", default=100)
 
 LOGGING = {
     "version": 1,
@@ -171,4 +215,6 @@ LOGGING = {
 }
 
 # Tasks `make run` queues once at start (dotted paths to Celery tasks).
-NIJA_RUN_ON_START: list[str] = []
+NIJA_RUN_ON_START: list[str] = [
+    "brokers.tasks.balance_audit_task",
+]
