@@ -8,6 +8,8 @@ from django.utils.module_loading import import_string
 
 DEMO_SEEDERS: list[str] = [
     "accounts.demo.demo_accounts_seed",
+    "brokers.demo.demo_brokers_seed",
+    "reporting.demo.demo_reporting_seed",
 ]
 
 

@@ -15,10 +15,9 @@ def _database_status() -> tuple[bool, str]:
 
 
 def _broker_status() -> tuple[bool, str]:
-    from nija_site.celery import app, ensure_embedded_queue_dirs
+    from nija_site.celery import app
 
     try:
-        ensure_embedded_queue_dirs()
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True, "ok"

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from core.management.base import NijaCommand
-from nija_site.celery import ensure_embedded_queue_dirs
 
 
 class Command(NijaCommand):
@@ -22,7 +21,6 @@ class Command(NijaCommand):
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
 
     def handle(self, *args, **opts):
-        ensure_embedded_queue_dirs()
         for path in settings.NIJA_RUN_ON_START:
             import_string(path).delay()
             self.stdout.write(f"queued on start: {path}")
