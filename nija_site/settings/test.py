@@ -18,3 +18,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # A fixed test-only Fernet key, so worker processes started by tests decrypt what the test wrote.
 NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS", default=["bmlqYS10ZXN0LW9ubHktY3JlZGVudGlhbC1rZXktMzI="])
+
+# Persistent connections outlive the live server's request threads and block test-database teardown.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
