@@ -37,7 +37,8 @@ class BrokerCredential(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "venue", "label"], name="brokers_credential_unique_label"),
             models.CheckConstraint(
-                condition=models.Q(status__in=["active", "disabled", "archived"]), name="brokers_credential_status_valid"
+                condition=models.Q(status__in=["active", "disabled", "archived"]),
+                name="brokers_credential_status_valid",
             ),
         ]
 
@@ -77,12 +78,18 @@ class BalanceSnapshot(models.Model):
     fetched_at = models.DateTimeField(db_index=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
     error = models.TextField(blank=True)
+    # Flags kept by the audit's write (under the credential row locks) so readers never scan history:
+    # rows of the credential's latest fetch, and rows of its latest successful fetch.
+    is_latest = models.BooleanField(default=False, db_index=True, editable=False)
+    is_latest_ok = models.BooleanField(default=False, db_index=True, editable=False)
 
     class Meta:
         ordering = ["-fetched_at", "account_id", "venue", "asset"]
         indexes = [models.Index(fields=["account", "credential", "status", "-fetched_at"])]
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=["ok", "failed"]), name="brokers_snapshot_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["ok", "failed"]), name="brokers_snapshot_status_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status="ok") | models.Q(error__gt=""), name="brokers_snapshot_failure_has_error"
             ),

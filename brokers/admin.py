@@ -1,0 +1,177 @@
+"""Admin: credentials are added or replaced through write-only fields that go through
+credential_add (verify, permission check, encrypt, audit); a secret is never displayed, only the
+last-4 hint. Snapshots, alerts and PAPER state are read-only views."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+
+from core.admin_actions import reason_action
+from core.errors import ApplicationError
+
+from .models import Alert, BalanceSnapshot, BrokerCredential, PaperBalance, PaperOrder, PaperPrice
+from .services import alert_resolve, credential_add, credential_status_set
+
+
+def _secret_field(label: str, required: bool = False) -> forms.CharField:
+    # render_value=False: the browser never receives the value back, not even after a form error.
+    return forms.CharField(label=label, required=required, strip=True,
+                           widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+
+
+class CredentialForm(forms.ModelForm):
+    api_key = _secret_field("API key")
+    api_secret = _secret_field("API secret")
+    passphrase = _secret_field("Passphrase (OKX, Coinbase legacy)")
+    verify = forms.BooleanField(initial=True, required=False, help_text="Fetch balances with the key before saving.")
+    allow_withdraw_permission = forms.BooleanField(
+        required=False, help_text="Accept a key that can withdraw funds (needs a reason; audited)."
+    )
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    class Meta:
+        model = BrokerCredential
+        fields = ("account", "venue", "label", "is_paper")
+
+    request = None  # set by the admin so the service records who did it
+    saved_credential: BrokerCredential | None = None
+
+    def validate_unique(self) -> None:
+        """Adding an existing (account, venue, label) replaces its key; the service decides."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        instance = self.instance
+        account = cleaned.get("account") or (instance.account if instance.pk else None)
+        venue = cleaned.get("venue") or instance.venue
+        label = cleaned.get("label") or instance.label or "default"
+        if not cleaned.get("api_key") or not cleaned.get("api_secret"):
+            raise forms.ValidationError("Enter the API key and secret (they are stored encrypted and never shown).")
+        # The service runs here so that its refusal (bad key, withdraw permission) shows on the form.
+        try:
+            self.saved_credential = credential_add(
+                actor=self.request.user if self.request else "admin", account=account, venue=venue, label=label,
+                api_key=cleaned["api_key"], api_secret=cleaned["api_secret"],
+                passphrase=cleaned.get("passphrase") or "", paper=cleaned.get("is_paper", instance.is_paper),
+                verify=cleaned.get("verify", False),
+                allow_withdraw_permission=cleaned.get("allow_withdraw_permission", False),
+                reason=cleaned.get("reason") or "",
+            )
+        except ApplicationError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        for name in ("api_key", "api_secret", "passphrase"):
+            cleaned.pop(name, None)
+        return cleaned
+
+
+@admin.register(BrokerCredential)
+class BrokerCredentialAdmin(admin.ModelAdmin):
+    form = CredentialForm
+    list_display = ("account", "venue", "label", "is_paper", "masked_key", "status", "last_verified_at")
+    list_filter = ("venue", "status", "is_paper")
+    search_fields = ("account__user_id", "venue", "label")
+    readonly_fields = ("masked_key", "status", "last_verified_at", "permissions", "created_at", "updated_at")
+    actions = [
+        reason_action(name="credential_disable", description="Disable selected credentials",
+                      service=credential_status_set, permission="change",
+                      service_kwargs=lambda obj: {"credential": obj, "status": "disabled"}),
+        reason_action(name="credential_archive", description="Archive selected credentials",
+                      service=credential_status_set, permission="change",
+                      service_kwargs=lambda obj: {"credential": obj, "status": "archived"}),
+        reason_action(name="credential_enable", description="Re-enable selected credentials",
+                      service=credential_status_set, permission="change",
+                      service_kwargs=lambda obj: {"credential": obj, "status": "active"}),
+    ]
+
+    @admin.display(description="API key")
+    def masked_key(self, obj: BrokerCredential) -> str:
+        return obj.masked_key if obj.hint else "****"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # replacing keeps the identity; only the key changes
+            return ("account", "venue", "label", "is_paper", *self.readonly_fields)
+        return self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        form_class.request = request
+        return form_class
+
+    def save_model(self, request, obj, form, change):
+        saved = form.saved_credential
+        if saved is None:
+            messages.error(request, "Nothing saved.")
+            return
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # archive instead: the history of who traded with which key stays
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("fetched_at", "account", "venue", "asset", "total", "usd_value", "status", "error")
+    list_filter = ("status", "venue")
+    search_fields = ("account__user_id", "asset")
+    date_hierarchy = "fetched_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("last_seen_at", "kind", "account", "status", "message", "occurrences")
+    list_filter = ("status", "kind")
+    search_fields = ("account__user_id", "message")
+    readonly_fields = ("account", "kind", "status", "message", "details", "occurrences", "created_at",
+                       "last_seen_at", "resolved_at")
+    actions = [
+        reason_action(name="alert_resolve", description="Resolve selected alerts", service=alert_resolve,
+                      permission="change", reason_required=False, service_kwargs=lambda obj: {"alert": obj}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PaperBalance)
+class PaperBalanceAdmin(_ReadOnly):
+    list_display = ("credential", "asset", "free", "used")
+    search_fields = ("credential__account__user_id", "asset")
+
+
+@admin.register(PaperOrder)
+class PaperOrderAdmin(_ReadOnly):
+    list_display = ("created_at", "credential", "client_order_id", "symbol", "side", "order_type", "amount",
+                    "status", "filled", "average_price")
+    search_fields = ("client_order_id", "venue_order_id")
+
+
+@admin.register(PaperPrice)
+class PaperPriceAdmin(_ReadOnly):
+    list_display = ("symbol", "price", "updated_at")

@@ -1,0 +1,33 @@
+import secrets
+
+from accounts.selectors import account_get
+from brokers.models import BrokerCredential
+from brokers.paper import paper_fund
+from brokers.services import credential_add
+from core.decimals import format_decimal
+from core.management.base import NijaCommand
+
+
+class Command(NijaCommand):
+    help = "Deposit simulated funds on an account's PAPER credential (created if missing); 'master' = MASTER."
+
+    def add_arguments(self, parser):
+        parser.add_argument("user_id")
+        parser.add_argument("--asset", required=True)
+        parser.add_argument("--amount", required=True, help="decimal; negative withdraws")
+        parser.add_argument("--label", default="default")
+
+    def handle(self, *args, **opts):
+        account = account_get(user_id=opts["user_id"])
+        credential = BrokerCredential.objects.filter(account=account, venue="paper", label=opts["label"]).first()
+        if credential is None:
+            # PAPER keys are not secrets of any real venue; a random one stands in.
+            credential = credential_add(
+                actor=self.cli_actor(), account=account, venue="paper", label=opts["label"],
+                api_key=f"paper-{secrets.token_hex(12)}", api_secret=secrets.token_hex(24), paper=True,
+                reason="paper_fund",
+            )
+            self.stdout.write(f"created PAPER credential {opts['label']} for {account.user_id}")
+        free = paper_fund(credential=credential, asset=opts["asset"], amount=opts["amount"])
+        asset = opts["asset"].upper()
+        self.stdout.write(f"{account.user_id} paper/{opts['label']}: {format_decimal(free)} {asset} free")

@@ -1,0 +1,218 @@
+"""Reads of balances. Everything is built from each credential's LATEST snapshot rows (flags kept
+by the audit): the latest good reading gives the figures; a latest fetch that failed makes the
+venue "unavailable" with its error, next to the last good value and its age, never a zero."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+from core.decimals import money_round
+
+from .models import BalanceSnapshot, BrokerCredential
+
+
+@dataclass(frozen=True)
+class EquityReading:
+    total_usd: Decimal
+    fetched_at: dt.datetime
+    venues: dict[str, Decimal]
+
+
+@dataclass
+class VenueBalance:
+    venue: str
+    usd: Decimal | None  # None when unavailable
+    fetched_at: dt.datetime | None
+    error: str = ""
+    last_good: Decimal | None = None
+    last_good_at: dt.datetime | None = None
+    assets: dict[str, Decimal] = field(default_factory=dict)  # asset -> total quantity (latest good)
+
+    @property
+    def available(self) -> bool:
+        return self.usd is not None
+
+
+@dataclass
+class AccountBalances:
+    account: Account
+    venues: dict[str, VenueBalance]
+
+    @property
+    def total_usd(self) -> Decimal:
+        return sum((v.usd for v in self.venues.values() if v.available), Decimal(0))
+
+    @property
+    def has_figures(self) -> bool:
+        return any(v.available for v in self.venues.values())
+
+    @property
+    def unavailable(self) -> list[VenueBalance]:
+        return [v for v in self.venues.values() if not v.available]
+
+
+def _active_credentials() -> Q:
+    return Q(credential__status=BrokerCredential.Status.ACTIVE)
+
+
+def account_totals_latest_ok(*, account_ids: list[int]) -> dict[int, Decimal]:
+    """USD total of each account's latest good readings (accounts without one are absent)."""
+    totals: dict[int, Decimal] = {}
+    rows = BalanceSnapshot.objects.filter(_active_credentials(), account_id__in=account_ids, is_latest_ok=True)
+    for account_id, usd in rows.values_list("account_id", "usd_value"):
+        totals[account_id] = totals.get(account_id, Decimal(0)) + (usd or Decimal(0))
+    return totals
+
+
+def account_equity_usd(*, account: Account) -> EquityReading | None:
+    """Equity for sizing: the sum of the account's latest good snapshots over its active
+    credentials. `fetched_at` is the OLDEST reading that went into the total."""
+    rows = list(
+        BalanceSnapshot.objects.filter(_active_credentials(), account=account, is_latest_ok=True)
+        .values_list("venue", "usd_value", "fetched_at")
+    )
+    if not rows:
+        return None
+    venues: dict[str, Decimal] = defaultdict(Decimal)
+    for venue, usd, _ in rows:
+        venues[venue] += usd or Decimal(0)
+    return EquityReading(total_usd=sum(venues.values(), Decimal(0)), fetched_at=min(r[2] for r in rows),
+                         venues=dict(venues))
+
+
+def position_quantity(*, account: Account, venue: str, asset: str) -> Decimal:
+    rows = BalanceSnapshot.objects.filter(
+        _active_credentials(), account=account, venue=venue.lower(), asset=asset.upper(), is_latest_ok=True
+    ).values_list("total", flat=True)
+    return sum((q or Decimal(0) for q in rows), Decimal(0))
+
+
+def credentials_stale(*, max_age_seconds: int, account_ids: list[int] | None = None) -> list[BrokerCredential]:
+    """Active credentials whose latest fetch (good or failed) is older than max_age, or missing."""
+    cutoff = timezone.now() - dt.timedelta(seconds=max_age_seconds)
+    qs = BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
+        account__status=Account.Status.INACTIVE
+    )
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    fresh = set(
+        BalanceSnapshot.objects.filter(is_latest=True, fetched_at__gte=cutoff).values_list("credential_id", flat=True)
+    )
+    return [c for c in qs if c.pk not in fresh]
+
+
+def _balances(accounts: list[Account]) -> dict[int, AccountBalances]:
+    result = {a.pk: AccountBalances(account=a, venues={}) for a in accounts}
+    rows = (
+        BalanceSnapshot.objects.filter(_active_credentials(), account_id__in=list(result))
+        .filter(Q(is_latest=True) | Q(is_latest_ok=True))
+        .values_list("account_id", "credential_id", "venue", "asset", "total", "usd_value", "fetched_at", "status",
+                     "error", "is_latest", "is_latest_ok")
+    )
+    # Per credential: the latest good reading and whether the latest attempt failed.
+    good: dict[int, list] = defaultdict(list)
+    failed: dict[int, tuple] = {}
+    owner: dict[int, tuple[int, str]] = {}
+    for account_id, cred_id, venue, asset, total, usd, at, status, error, latest, latest_ok in rows:
+        owner[cred_id] = (account_id, venue)
+        if latest_ok:
+            good[cred_id].append((asset, total, usd, at))
+        if latest and status == BalanceSnapshot.Status.FAILED:
+            failed[cred_id] = (error, at)
+    for cred_id, (account_id, venue) in owner.items():
+        entry = result[account_id].venues.get(venue)
+        readings = good.get(cred_id, [])
+        good_usd = sum((r[2] or Decimal(0) for r in readings), Decimal(0)) if readings else None
+        good_at = min(r[3] for r in readings) if readings else None
+        if entry is None:
+            entry = result[account_id].venues[venue] = VenueBalance(venue=venue, usd=Decimal(0), fetched_at=None)
+        for asset, total, _, _ in readings:
+            entry.assets[asset] = entry.assets.get(asset, Decimal(0)) + (total or Decimal(0))
+        if cred_id in failed:
+            # One failed credential makes the venue's figure unknown: show unavailable, not a partial sum.
+            error, at = failed[cred_id]
+            entry.error = "; ".join(e for e in (entry.error, error) if e)
+            entry.fetched_at = max(filter(None, [entry.fetched_at, at]))
+            entry.usd = None
+        elif entry.usd is not None:
+            entry.usd += good_usd or Decimal(0)
+            entry.fetched_at = min(filter(None, [entry.fetched_at, good_at])) if good_at else entry.fetched_at
+        if good_usd is not None:
+            entry.last_good = (entry.last_good or Decimal(0)) + good_usd
+            entry.last_good_at = min(filter(None, [entry.last_good_at, good_at]))
+    for balances in result.values():
+        balances.venues = dict(sorted(balances.venues.items()))
+    return result
+
+
+def _accounts_with_credentials(user_id: str | None = None) -> list[Account]:
+    qs = Account.objects.filter(credentials__status=BrokerCredential.Status.ACTIVE).exclude(
+        status=Account.Status.INACTIVE
+    )
+    if user_id:
+        qs = qs.filter(user_id=user_id) if user_id != "master" else qs.filter(kind=Account.Kind.MASTER)
+    return list(qs.select_related("risk_profile").distinct().order_by("user_id"))
+
+
+def balances_all(*, user_id: str | None = None) -> list[AccountBalances]:
+    """Every account with an active credential: the MASTER first, then users by total, highest first."""
+    accounts = _accounts_with_credentials(user_id)
+    by_id = _balances(accounts)
+    master = [b for b in by_id.values() if b.account.is_master]
+    users = sorted((b for b in by_id.values() if not b.account.is_master),
+                   key=lambda b: (-b.total_usd, b.account.user_id))
+    return master + users
+
+
+def balance_user_by_venue(*, account: Account) -> AccountBalances:
+    return _balances([account])[account.pk]
+
+
+def balance_summary(*, balances: list[AccountBalances] | None = None) -> dict:
+    """Totals of the available figures only; users are sorted by total, highest first. A user
+    whose every venue is unavailable is not counted (their capital is unknown, not zero)."""
+    balances = balances_all() if balances is None else balances
+    master = next((b for b in balances if b.account.is_master), None)
+    users = sorted((b for b in balances if not b.account.is_master and b.has_figures),
+                   key=lambda b: (-b.total_usd, b.account.user_id))
+    total = sum((b.total_usd for b in users), Decimal(0))
+    return {
+        "master_total": money_round(master.total_usd) if master and master.has_figures else None,
+        "user_totals": {b.account.user_id: money_round(b.total_usd) for b in users},
+        "total_user_capital": money_round(total),
+        "user_count": len(users),
+        "average_per_user": money_round(total / len(users)) if users else None,
+    }
+
+
+def balance_report(*, user_id: str | None = None) -> dict:
+    """The exact JSON shape of `show_user_balances --json` (amounts as Decimals here; the command
+    serializes them as strings)."""
+    balances = balances_all(user_id=user_id)
+    report_balances: dict = {"master": {}, "users": {}}
+    unavailable = []
+    for entry in balances:
+        figures = {v.venue: money_round(v.usd) for v in entry.venues.values() if v.available}
+        if entry.account.is_master:
+            report_balances["master"] = figures
+        elif figures:
+            report_balances["users"][entry.account.user_id] = figures
+        for venue in entry.unavailable:
+            unavailable.append({
+                "account": entry.account.user_id, "venue": venue.venue, "error": venue.error,
+                "last_good": money_round(venue.last_good) if venue.last_good is not None else None,
+                "last_good_at": venue.last_good_at,
+            })
+    return {
+        "timestamp": timezone.now(),
+        "balances": report_balances,
+        "summary": balance_summary(balances=balances),
+        "unavailable": unavailable,
+    }

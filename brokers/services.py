@@ -1,0 +1,485 @@
+"""Writes of the brokers app: credentials (encrypted, verified, permission-checked, audited) and
+balance audits."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from compliance.services import audit_event_record
+from core.decimals import format_money, money_round, to_jsonable
+from core.errors import ApplicationError
+
+from . import crypto
+from .clients.base import AssetBalance, BrokerError, PermissionReport
+from .models import Alert, BalanceSnapshot, BrokerCredential
+
+logger = logging.getLogger("nija.brokers")
+
+Actor = AbstractBaseUser | str | None
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NON_CCXT_VENUES = {"paper", "alpaca"}
+
+
+def venue_validate(venue: str) -> str:
+    venue = (venue or "").strip().lower()
+    if venue in NON_CCXT_VENUES:
+        return venue
+    import ccxt
+
+    if venue not in ccxt.exchanges:
+        raise ApplicationError(f"unknown venue '{venue}': use paper, alpaca, or a ccxt exchange id (e.g. kraken, okx)")
+    return venue
+
+
+def _hint(api_key: str) -> str:
+    return api_key[-4:] if len(api_key) >= 8 else ""
+
+
+def _verify(*, venue: str, api_key: str, api_secret: str, passphrase: str, paper: bool,
+            credential_id: int | None) -> PermissionReport:
+    """Fetch balances (proves the key works) and ask the venue what the key may do."""
+    from .clients.locks import credential_lock
+    from .clients.registry import client_build
+
+    client = client_build(venue=venue, api_key=api_key, api_secret=api_secret, passphrase=passphrase, paper=paper,
+                          credential_id=credential_id)
+    try:
+        if credential_id is not None:
+            with credential_lock(credential_id):
+                client.fetch_balances()
+                return client.check_permissions()
+        client.fetch_balances()
+        return client.check_permissions()
+    except BrokerError as exc:
+        raise ApplicationError(
+            f"the key was refused by {venue} ({type(exc).__name__}): {exc.venue_message}", code="verification_failed"
+        ) from None
+    finally:
+        close = getattr(client, "close", None)
+        if close:
+            close()
+
+
+def credential_add(
+    *, actor: Actor, account: Account, venue: str, api_key: str, api_secret: str, passphrase: str = "",
+    label: str = "default", paper: bool = False, verify: bool = True, allow_withdraw_permission: bool = False,
+    reason: str = "",
+) -> BrokerCredential:
+    """Store (or replace) an account's key for a venue, encrypted. The key is verified first by
+    fetching balances; a key that can withdraw is refused unless explicitly allowed with a reason."""
+    venue = venue_validate(venue)
+    label = (label or "default").strip()
+    api_key, api_secret, passphrase = (api_key or "").strip(), (api_secret or "").strip(), (passphrase or "").strip()
+    reason = (reason or "").strip()
+    errors = []
+    if not LABEL_RE.match(label):
+        errors.append("label: letters, digits, '_', '.', '-' (at most 64)")
+    if not api_key or not api_secret:
+        errors.append("API key and secret are both required")
+    if allow_withdraw_permission and not reason:
+        errors.append("a reason is required to accept a key that can withdraw")
+    if errors:
+        raise ApplicationError("; ".join(errors))
+    if venue == "paper":
+        paper = True
+    crypto.credential_keys()  # fail before any network call when no key is configured
+    existing = BrokerCredential.objects.filter(account=account, venue=venue, label=label).first()
+
+    permissions: dict = {"checked": False}
+    verified_at = None
+    if verify and not (venue == "paper" and existing is None):
+        report = _verify(venue=venue, api_key=api_key, api_secret=api_secret, passphrase=passphrase, paper=paper,
+                         credential_id=existing.pk if venue == "paper" and existing else None)
+        permissions = {"checked": True, "can_trade": report.can_trade, "can_withdraw": report.can_withdraw,
+                       "detail": report.detail}
+        verified_at = timezone.now()
+        if report.can_withdraw and not allow_withdraw_permission:
+            raise ApplicationError(
+                f"this {venue} key can WITHDRAW funds; NIJA only accepts trade-only keys. Create a key without "
+                "withdrawal permission, or accept this one with --allow-withdraw-permission --reason TEXT",
+                code="withdraw_permission",
+            )
+    elif venue == "paper":
+        permissions = {"checked": True, "can_trade": True, "can_withdraw": False, "detail": {"venue": "paper"}}
+        verified_at = timezone.now()
+    if allow_withdraw_permission:
+        permissions["withdraw_accepted"] = True
+
+    with transaction.atomic():
+        before = None
+        if existing:
+            credential = BrokerCredential.objects.select_for_update().get(pk=existing.pk)
+            before = credential.snapshot()
+        else:
+            credential = BrokerCredential(account=account, venue=venue, label=label)
+        credential.is_paper = paper
+        credential.api_key_encrypted = crypto.encrypt(api_key)
+        credential.api_secret_encrypted = crypto.encrypt(api_secret)
+        credential.passphrase_encrypted = crypto.encrypt(passphrase)
+        credential.hint = _hint(api_key)
+        credential.status = BrokerCredential.Status.ACTIVE
+        credential.permissions = permissions
+        credential.last_verified_at = verified_at
+        credential.save()
+        action = "CREDENTIAL_REPLACE" if existing else "CREDENTIAL_ADD"
+        if allow_withdraw_permission and permissions.get("can_withdraw"):
+            action += "_WITHDRAW_CAPABLE"
+        audit_event_record(
+            actor=actor, action=action, target_type="broker_credential",
+            target_id=f"{account.user_id}:{venue}:{label}", reason=reason, before=before, after=credential.snapshot(),
+        )
+    logger.info("%s: %s on %s/%s (key ****%s)", action, account.user_id, venue, label, credential.hint)
+    return credential
+
+
+def credential_status_set(
+    *, actor: Actor, credential: BrokerCredential, status: str, reason: str = ""
+) -> BrokerCredential:
+    if status not in BrokerCredential.Status.values:
+        raise ApplicationError(f"status must be one of {', '.join(BrokerCredential.Status.values)}")
+    with transaction.atomic():
+        credential = BrokerCredential.objects.select_for_update().select_related("account").get(pk=credential.pk)
+        if credential.status == status:
+            return credential
+        before = credential.snapshot()
+        credential.status = status
+        credential.save(update_fields=["status", "updated_at"])
+        audit_event_record(
+            actor=actor, action=f"CREDENTIAL_{status.upper()}", target_type="broker_credential",
+            target_id=f"{credential.account.user_id}:{credential.venue}:{credential.label}", reason=reason,
+            before=before, after=credential.snapshot(),
+        )
+    return credential
+
+
+def credential_keys_rotate(*, actor: Actor) -> int:
+    """Re-encrypt every credential under the newest key. Returns how many rows were rewritten."""
+    count = 0
+    with transaction.atomic():
+        for credential in BrokerCredential.objects.select_for_update().order_by("pk"):
+            credential.api_key_encrypted = crypto.rotate(credential.api_key_encrypted)
+            credential.api_secret_encrypted = crypto.rotate(credential.api_secret_encrypted)
+            credential.passphrase_encrypted = crypto.rotate(credential.passphrase_encrypted)
+            credential.save(update_fields=["api_key_encrypted", "api_secret_encrypted", "passphrase_encrypted"])
+            count += 1
+        audit_event_record(
+            actor=actor, action="CREDENTIAL_KEYS_ROTATE", target_type="broker_credential", target_id="*",
+            after={"re_encrypted": count, "keys_configured": len(crypto.credential_keys())},
+        )
+    return count
+
+
+# --- alerts ---------------------------------------------------------------------------------
+def alert_raise(*, account: Account, kind: str, message: str, details: dict | None = None) -> tuple[Alert, bool]:
+    """Open an alert, or refresh the one already open for this account and kind (deduplicated).
+    Returns (alert, created)."""
+    now = timezone.now()
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().filter(account=account, kind=kind, status=Alert.Status.OPEN).first()
+        if alert:
+            alert.message, alert.details = message, to_jsonable(details or {})
+            alert.occurrences += 1
+            alert.last_seen_at = now
+            alert.save(update_fields=["message", "details", "occurrences", "last_seen_at"])
+            return alert, False
+        try:
+            with transaction.atomic():
+                alert = Alert.objects.create(account=account, kind=kind, message=message,
+                                             details=to_jsonable(details or {}), last_seen_at=now)
+        except IntegrityError:  # another process opened it a moment ago: refresh that one
+            return alert_raise(account=account, kind=kind, message=message, details=details)
+    logger.warning("alert %s for %s: %s", kind, account.user_id, message)
+    return alert, True
+
+
+def alert_resolve(*, actor: Actor, alert: Alert, reason: str = "") -> Alert:
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().select_related("account").get(pk=alert.pk)
+        if alert.status == Alert.Status.RESOLVED:
+            return alert
+        alert.status, alert.resolved_at = Alert.Status.RESOLVED, timezone.now()
+        alert.save(update_fields=["status", "resolved_at"])
+        audit_event_record(actor=actor, action="ALERT_RESOLVE", target_type="alert", target_id=str(alert.pk),
+                           reason=reason, after={"kind": alert.kind, "account": alert.account.user_id})
+    return alert
+
+
+def _alert_auto_resolve(*, account: Account, kind: str) -> None:
+    """The condition cleared (balance back above the threshold): close the open alert."""
+    Alert.objects.filter(account=account, kind=kind, status=Alert.Status.OPEN).update(
+        status=Alert.Status.RESOLVED, resolved_at=timezone.now()
+    )
+
+
+# --- balance audit --------------------------------------------------------------------------
+USD_CODES = {"USD", "ZUSD"}
+STABLECOINS = {"USDT", "USDC", "DAI", "PYUSD", "FDUSD", "TUSD"}
+
+
+@dataclass
+class CredentialFetch:
+    credential_id: int
+    account_id: int
+    venue: str
+    fetched_at: dt.datetime
+    balances: dict[str, AssetBalance] = field(default_factory=dict)
+    usd_prices: dict[str, Decimal | None] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass
+class BalanceAuditSummary:
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    accounts: int
+    credentials: int
+    ok: int
+    failed: int
+    snapshots: int
+    alerts_opened: int
+    total_usd: Decimal
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def elapsed_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def as_dict(self) -> dict:
+        return {
+            "started_at": self.started_at, "finished_at": self.finished_at,
+            "elapsed_seconds": round(self.elapsed_seconds, 3), "accounts": self.accounts,
+            "credentials": self.credentials, "ok": self.ok, "failed": self.failed, "snapshots": self.snapshots,
+            "alerts_opened": self.alerts_opened, "total_usd": money_round(self.total_usd), "failures": self.failures,
+        }
+
+
+def _error_text(exc: BaseException) -> str:
+    """What we store and show for a failed fetch: our class and the venue's message. Mapped broker
+    errors never carry our secrets; anything else is reduced to its type so no request detail leaks."""
+    if isinstance(exc, BrokerError):
+        return f"{type(exc).__name__.removeprefix('Broker')}: {exc.venue_message}"[:500]
+    if isinstance(exc, TimeoutError):
+        return "Timeout: no answer from the venue"
+    return f"{type(exc).__name__}: unexpected error (see the worker log)"
+
+
+class _PriceBook:
+    """USD prices shared by all credentials of one venue during one audit: each symbol is asked
+    once, through whichever credential needs it first."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[tuple, asyncio.Task] = {}
+
+    async def markets(self, client, key: tuple) -> dict:
+        return await self._once((*key, "markets"), client.fetch_markets)
+
+    async def price(self, client, key: tuple, symbol: str) -> Decimal:
+        return await self._once((*key, symbol), lambda: client.fetch_price(symbol))
+
+    async def _once(self, key: tuple, factory):
+        task = self.tasks.get(key)
+        if task is None or (task.done() and task.exception() is not None):
+            task = self.tasks[key] = asyncio.ensure_future(factory())
+        return await asyncio.shield(task)
+
+    async def usd_price(self, client, key: tuple, asset: str) -> Decimal | None:
+        if asset in USD_CODES:
+            return Decimal("1")
+        markets = await self.markets(client, key)
+        if f"{asset}/USD" in markets:
+            return await self.price(client, key, f"{asset}/USD")
+        if asset in STABLECOINS:
+            return Decimal("1")  # no direct market: a stablecoin counts at par
+        for stable in ("USDT", "USDC"):
+            if f"{asset}/{stable}" in markets:
+                stable_usd = await self.usd_price(client, key, stable)
+                return None if stable_usd is None else await self.price(client, key, f"{asset}/{stable}") * stable_usd
+        return None
+
+
+async def _fetch_all(credentials: list[BrokerCredential], concurrency: int, timeout: float,
+                     progress: Callable[[int, int], None] | None) -> list[CredentialFetch]:
+    from .clients.registry import async_client_for, async_clients_close
+
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    book = _PriceBook()
+    done = 0
+
+    async def one(credential: BrokerCredential) -> CredentialFetch:
+        nonlocal done
+        async with semaphore:
+            result = CredentialFetch(credential_id=credential.pk, account_id=credential.account_id,
+                                     venue=credential.venue, fetched_at=timezone.now())
+            try:
+                client = async_client_for(credential)
+                balances = await asyncio.wait_for(client.fetch_balances(), timeout)
+                result.fetched_at = timezone.now()
+                result.balances = {a: b for a, b in balances.items() if b.total}
+                key = (credential.venue, credential.is_paper)
+                for asset in result.balances:
+                    try:
+                        result.usd_prices[asset] = await asyncio.wait_for(book.usd_price(client, key, asset), timeout)
+                    except (BrokerError, TimeoutError):
+                        result.usd_prices[asset] = None  # stored without a USD value, never as 0
+            except Exception as exc:  # noqa: BLE001 - any failure is recorded, never shown as a zero balance
+                result.error = _error_text(exc)
+                if not isinstance(exc, BrokerError | TimeoutError):
+                    logger.exception("balance fetch of credential %s failed", credential.pk)
+            done += 1
+            if progress:
+                progress(done, len(credentials))
+            return result
+
+    try:
+        return await asyncio.gather(*(one(c) for c in credentials))
+    finally:
+        await async_clients_close()
+
+
+def _snapshot_rows(fetch: CredentialFetch) -> list[BalanceSnapshot]:
+    common = {"account_id": fetch.account_id, "credential_id": fetch.credential_id, "venue": fetch.venue,
+              "fetched_at": fetch.fetched_at, "is_latest": True}
+    if fetch.error:
+        return [BalanceSnapshot(status=BalanceSnapshot.Status.FAILED, error=fetch.error, **common)]
+    rows = []
+    for asset, balance in sorted(fetch.balances.items()):
+        price = fetch.usd_prices.get(asset)
+        rows.append(BalanceSnapshot(
+            asset=asset, free=balance.free, used=balance.used, total=balance.total,
+            usd_value=None if price is None else balance.total * price,
+            error="" if price is not None else f"no USD price for {asset}", is_latest_ok=True, **common,
+        ))
+    if not rows:  # an empty account is a good reading of zero, distinct from a failure
+        rows.append(BalanceSnapshot(asset="USD", free=Decimal(0), used=Decimal(0), total=Decimal(0),
+                                    usd_value=Decimal(0), is_latest_ok=True, **common))
+    return rows
+
+
+def _alerts_check(account: Account, previous: Decimal | None, current: Decimal, open_kinds: set[str]) -> int:
+    opened = 0
+    risk = getattr(account, "risk_profile", None)
+    threshold = risk.low_balance_alert if risk else Decimal("50")
+    if current < threshold:
+        _, created = alert_raise(
+            account=account, kind=Alert.Kind.BALANCE_LOW,
+            message=f"balance {format_money(current)} is below {format_money(threshold)}",
+            details={"total_usd": current, "threshold_usd": threshold},
+        )
+        opened += created
+    elif Alert.Kind.BALANCE_LOW in open_kinds:
+        _alert_auto_resolve(account=account, kind=Alert.Kind.BALANCE_LOW)
+    drop_pct = Decimal(str(settings.NIJA_BALANCE_DROP_PCT))
+    if previous and previous > 0:
+        fall = (previous - current) / previous * 100
+        if fall >= drop_pct:
+            _, created = alert_raise(
+                account=account, kind=Alert.Kind.BALANCE_DROP,
+                message=f"balance fell {fall.quantize(Decimal('0.1'))}% from {format_money(previous)} "
+                        f"to {format_money(current)}",
+                details={"previous_usd": previous, "current_usd": current, "fall_pct": fall, "threshold_pct": drop_pct},
+            )
+            opened += created
+    return opened
+
+
+def balance_audit_run(
+    *, account_ids: list[int] | None = None, concurrency: int | None = None,
+    progress: Callable[[int, int], None] | None = None, timeout: float = 30.0,
+) -> BalanceAuditSummary:
+    """Fetch every active credential's balances concurrently (bounded; one call at a time per
+    credential through its lock), value them in USD with the venue's prices, store snapshots,
+    and raise BALANCE_LOW / BALANCE_DROP alerts. A failed fetch is stored as failed with its error."""
+    from .selectors import account_totals_latest_ok
+
+    started = timezone.now()
+    qs = (
+        BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE)
+        .exclude(account__status=Account.Status.INACTIVE)
+        .select_related("account", "account__risk_profile")
+        .order_by("pk")
+    )
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=list(account_ids))
+    credentials = list(qs)
+    accounts = {c.account_id: c.account for c in credentials}
+    previous = account_totals_latest_ok(account_ids=list(accounts))
+    fetches = async_to_sync(_fetch_all)(
+        credentials, concurrency or settings.NIJA_BALANCE_AUDIT_CONCURRENCY, timeout, progress
+    )
+
+    with transaction.atomic():
+        # Row locks in a fixed order: two audits writing at once serialize here, so each
+        # credential ends with exactly one latest set.
+        list(BrokerCredential.objects.select_for_update().filter(pk__in=[c.pk for c in credentials]).order_by("pk")
+             .values_list("pk", flat=True))
+        # An audit that finished after a newer one (beat and a command at once) keeps its rows as
+        # history but does not take the "latest" flags from the newer reading.
+        newest = dict(
+            BalanceSnapshot.objects.filter(credential_id__in=[c.pk for c in credentials], is_latest=True)
+            .values_list("credential_id", "fetched_at")
+        )
+        current_fetches = [f for f in fetches if newest.get(f.credential_id) is None
+                           or newest[f.credential_id] <= f.fetched_at]
+        stale_ids = {f.credential_id for f in fetches} - {f.credential_id for f in current_fetches}
+        rows = [row for fetch in fetches for row in _snapshot_rows(fetch)]
+        for row in rows:
+            if row.credential_id in stale_ids:
+                row.is_latest = row.is_latest_ok = False
+        ok_ids = [f.credential_id for f in current_fetches if not f.error]
+        BalanceSnapshot.objects.filter(
+            credential_id__in=[f.credential_id for f in current_fetches], is_latest=True
+        ).update(is_latest=False)
+        BalanceSnapshot.objects.filter(credential_id__in=ok_ids, is_latest_ok=True).update(is_latest_ok=False)
+        BalanceSnapshot.objects.bulk_create(rows, batch_size=500)
+
+    # Alerts only for accounts whose every credential answered: a partial total is not a drop.
+    failed_accounts = {f.account_id for f in fetches if f.error}
+    current = account_totals_latest_ok(account_ids=[a for a in accounts if a not in failed_accounts])
+    open_alerts: dict[int, set[str]] = {}
+    for account_id, kind in Alert.objects.filter(account_id__in=list(current), status=Alert.Status.OPEN).values_list(
+        "account_id", "kind"
+    ):
+        open_alerts.setdefault(account_id, set()).add(kind)
+    alerts_opened = 0
+    for account_id, total in current.items():
+        alerts_opened += _alerts_check(accounts[account_id], previous.get(account_id), total,
+                                       open_alerts.get(account_id, set()))
+
+    failures = [
+        {"account": accounts[f.account_id].user_id, "venue": f.venue, "error": f.error} for f in fetches if f.error
+    ]
+    summary = BalanceAuditSummary(
+        started_at=started, finished_at=timezone.now(), accounts=len(accounts), credentials=len(credentials),
+        ok=sum(1 for f in fetches if not f.error), failed=len(failures), snapshots=len(rows),
+        alerts_opened=alerts_opened,
+        total_usd=sum(current.values(), Decimal(0)), failures=failures,
+    )
+    logger.info("balance audit: %s credentials, %s ok, %s failed in %.2fs", summary.credentials, summary.ok,
+                summary.failed, summary.elapsed_seconds)
+    return summary
+
+
+def balances_fresh_ensure(*, account_ids: list[int] | None = None, max_age_seconds: int | None = None) -> bool:
+    """Run an audit for the accounts whose latest fetch is older than the cache TTL
+    (NIJA_BALANCE_CACHE_TTL). Returns whether an audit ran."""
+    from .selectors import credentials_stale
+
+    ttl = settings.NIJA_BALANCE_CACHE_TTL if max_age_seconds is None else max_age_seconds
+    stale = credentials_stale(max_age_seconds=ttl, account_ids=account_ids)
+    if not stale:
+        return False
+    balance_audit_run(account_ids=sorted({c.account_id for c in stale}))
+    return True

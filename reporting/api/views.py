@@ -1,0 +1,108 @@
+"""Read-only reporting API under /api/v1/accounts/<user_id>/... ("me" = the caller's own account).
+One view per operation; Decimals are strings; errors use the one API error shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.decimals import to_jsonable
+from core.errors import ApplicationError
+
+from ..access import account_for_user
+from ..models import Report
+from ..reports import PERIODS, report_data
+from ..selectors import AccountBooks, fee_statement, method_check, positions_view, tax_report, transactions_export
+
+
+def _date(request: Request, name: str, default: dt.date) -> dt.date:
+    value = request.query_params.get(name)
+    if not value:
+        return default
+    day = parse_date(value)
+    if day is None:
+        raise ApplicationError(f"{name} must be YYYY-MM-DD", code="invalid")
+    return day
+
+
+class TransactionsView(APIView):
+    @extend_schema(operation_id="reporting_transactions", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, user_id: str) -> Response:
+        account = account_for_user(user=request.user, user_id=user_id)
+        return Response(to_jsonable(transactions_export(account=account)))
+
+
+class PositionsView(APIView):
+    @extend_schema(operation_id="reporting_positions", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, user_id: str) -> Response:
+        account = account_for_user(user=request.user, user_id=user_id)
+        method = method_check(request.query_params.get("method", "fifo"))
+        positions = positions_view(books=AccountBooks(account=account, method=method))
+        return Response(to_jsonable({"user_id": account.user_id, "currency": "USD", "positions": positions}))
+
+
+class PerformanceView(APIView):
+    @extend_schema(operation_id="reporting_performance", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, user_id: str) -> Response:
+        account = account_for_user(user=request.user, user_id=user_id)
+        period = request.query_params.get("period", "daily")
+        if period not in PERIODS:
+            raise ApplicationError(f"period must be one of {', '.join(PERIODS)}", code="invalid")
+        day = _date(request, "date", timezone.now().date())
+        data = report_data(account=account, period=period, day=day)
+        data.pop("journal", None)
+        data["metrics"].pop("daily_returns", None)
+        return Response(to_jsonable(data))
+
+
+class ReportListView(APIView):
+    @extend_schema(operation_id="reporting_reports_list", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, user_id: str) -> Response:
+        account = account_for_user(user=request.user, user_id=user_id)
+        reports = Report.objects.filter(account=account).order_by("-period_start", "period")[:200]
+        return Response({"user_id": account.user_id, "reports": [
+            {"id": r.pk, "period": r.period, "start": r.period_start.isoformat(), "end": r.period_end.isoformat(),
+             "generated_at": r.generated_at.isoformat()} for r in reports]})
+
+
+class ReportDetailView(APIView):
+    @extend_schema(operation_id="reporting_report_detail", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, user_id: str, report_id: int) -> Response:
+        account = account_for_user(user=request.user, user_id=user_id)
+        report = Report.objects.filter(account=account, pk=report_id).first()
+        if report is None:
+            from django.http import Http404
+
+            raise Http404("no such report")
+        return Response({"id": report.pk, "period": report.period, "start": report.period_start.isoformat(),
+                         "end": report.period_end.isoformat(), "generated_at": report.generated_at.isoformat(),
+                         "text": report.text, "data": report.data})
+
+
+class TaxReportView(APIView):
+    @extend_schema(operation_id="reporting_tax_report", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, user_id: str) -> Response:
+        account = account_for_user(user=request.user, user_id=user_id)
+        try:
+            year = int(request.query_params.get("year", timezone.now().year))
+        except ValueError:
+            raise ApplicationError("year must be a number", code="invalid") from None
+        method = method_check(request.query_params.get("method", "fifo"))
+        return Response(to_jsonable(tax_report(account=account, year=year, method=method)))
+
+
+class FeeStatementView(APIView):
+    @extend_schema(operation_id="reporting_fee_statement", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, user_id: str) -> Response:
+        account = account_for_user(user=request.user, user_id=user_id)
+        today = timezone.now().date()
+        start = _date(request, "from", today.replace(day=1))
+        end = _date(request, "to", today)
+        return Response(to_jsonable(fee_statement(account=account, start=start, end=end)))

@@ -1,0 +1,36 @@
+import csv
+
+from accounts.selectors import account_get
+from core.decimals import format_decimal, to_jsonable
+from core.management.base import NijaCommand, render_table
+from reporting.selectors import transactions_export
+
+FIELDS = ["date", "type", "pair", "side", "size", "price", "fee", "amount", "balance_after", "note"]
+
+
+class Command(NijaCommand):
+    help = "Write an account's transaction log (table by default, --json or --csv for programs)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("user_id")
+        fmt = parser.add_mutually_exclusive_group()
+        fmt.add_argument("--json", action="store_true")
+        fmt.add_argument("--csv", action="store_true")
+
+    def handle(self, *args, **opts):
+        data = transactions_export(account=account_get(user_id=opts["user_id"]))
+        if opts["json"]:
+            self.write_json(data)
+            return
+        if opts["csv"]:
+            writer = csv.DictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n")
+            writer.writeheader()
+            for tx in data["transactions"]:
+                writer.writerow({k: "" if v is None else v for k, v in to_jsonable(tx).items()})
+            return
+        rows = [[f"{t['date']:%Y-%m-%d %H:%M}", t["type"], t["pair"], t["side"] or "", format_decimal(t["size"]),
+                 format_decimal(t["price"]) if t["price"] is not None else "",
+                 format_decimal(t["fee"]) if t["fee"] is not None else "", format_decimal(t["amount"]),
+                 format_decimal(t["balance_after"]), t["note"] or ""] for t in data["transactions"]]
+        self.stdout.write(render_table(FIELDS, rows))
+        self.stdout.write(f"{len(rows)} transactions for {data['user_id']}")

@@ -1,0 +1,53 @@
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from accounts.selectors import account_get
+from core.decimals import format_decimal, format_money
+from core.errors import ApplicationError
+from core.management.base import NijaCommand, render_table
+from reporting.selectors import fee_report
+
+
+def parse_day(value: str | None, default: dt.date, name: str) -> dt.date:
+    if not value:
+        return default
+    day = parse_date(value)
+    if day is None:
+        raise ApplicationError(f"{name} '{value}' is not YYYY-MM-DD")
+    return day
+
+
+class Command(NijaCommand):
+    help = "Fees paid by kind and by venue (USD at fill time) and as % of traded volume."
+
+    def add_arguments(self, parser):
+        parser.add_argument("user_id")
+        parser.add_argument("--from", dest="start", default=None, help="YYYY-MM-DD (default: 1 January this year)")
+        parser.add_argument("--to", dest="end", default=None, help="YYYY-MM-DD (default today)")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        today = timezone.now().date()
+        start = parse_day(opts["start"], today.replace(month=1, day=1), "--from")
+        end = parse_day(opts["end"], today, "--to")
+        report = fee_report(account=account_get(user_id=opts["user_id"]), start=start, end=end)
+        if opts["json"]:
+            self.write_json(report)
+            return
+        self.stdout.write(f"Fees for {report['user_id']} from {start} to {end} (USD)")
+        self.stdout.write(render_table(["kind", "total"], [[k, format_money(v)] for k, v in
+                                                         sorted(report["by_kind"].items())]))
+        self.stdout.write("")
+        self.stdout.write(render_table(
+            ["venue", "fees", "volume", "% of volume"],
+            [[name, format_money(v["fees"]), format_money(v["volume"]),
+              "n/a" if v["pct_of_volume"] is None else f"{format_decimal(round(v['pct_of_volume'], 4))}%"]
+             for name, v in report["by_venue"].items()]))
+        pct = report["pct_of_volume"]
+        self.stdout.write(f"Total {format_money(report['total'])}; venue fees are "
+                          f"{'n/a' if pct is None else format_decimal(round(pct, 4)) + '%'} of "
+                          f"{format_money(report['volume'])} volume")
+        if report["unpriced_fees"]:
+            self.stdout.write(f"{report['unpriced_fees']} fee(s) in an asset with no known price are not in the totals")

@@ -1,0 +1,48 @@
+import csv
+
+from accounts.selectors import account_get
+from core.decimals import format_decimal, format_money, money_round
+from core.management.base import NijaCommand, render_table
+from reporting.selectors import tax_report
+
+HEADER = ["asset", "quantity", "acquired", "disposed", "proceeds", "cost_basis", "fees", "gain", "holding_days",
+          "term", "flag"]
+
+
+def _money(value) -> str:
+    return format(money_round(value), "f")
+
+
+class Command(NijaCommand):
+    help = "Every lot disposed in a tax year with proceeds, basis, fees, gain, holding days and term (USD)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("user_id")
+        parser.add_argument("--year", type=int, required=True)
+        parser.add_argument("--method", default="fifo", choices=["fifo", "lifo", "hifo"])
+        fmt = parser.add_mutually_exclusive_group()
+        fmt.add_argument("--csv", action="store_true")
+        fmt.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        report = tax_report(account=account_get(user_id=opts["user_id"]), year=opts["year"], method=opts["method"])
+        if opts["json"]:
+            self.write_json(report)
+            return
+        rows = [[r["asset"], format_decimal(r["quantity"]), r["acquired"] or "", r["disposed"], _money(r["proceeds"]),
+                 _money(r["cost_basis"]), _money(r["fees"]), _money(r["gain"]),
+                 "" if r["holding_days"] is None else r["holding_days"], r["term"], r["flag"]]
+                for r in report["disposals"]]
+        if opts["csv"]:
+            writer = csv.writer(self.stdout, lineterminator="\n")
+            writer.writerow(HEADER)
+            writer.writerows(rows)
+            return
+        self.stdout.write(f"Tax report {report['year']} for {report['user_id']} ({report['method'].upper()}, USD)")
+        self.stdout.write(render_table(HEADER, rows))
+        for term, t in sorted(report["totals_by_term"].items()):
+            self.stdout.write(f"{term:>7} term: {t['count']} disposals, proceeds {format_money(t['proceeds'])}, "
+                              f"basis {format_money(t['cost_basis'])}, fees {format_money(t['fees'])}, "
+                              f"gain {format_money(t['gain'])}")
+        if report["flagged"]:
+            self.stdout.write(f"{report['flagged']} disposal(s) flagged: no known acquisition (zero basis) or unpriced")

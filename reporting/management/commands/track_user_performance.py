@@ -1,0 +1,33 @@
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from accounts.selectors import account_get
+from core.errors import ApplicationError
+from core.management.base import NijaCommand
+from reporting.reports import report_data, report_text
+
+
+class Command(NijaCommand):
+    help = "Print an account's performance metrics for a period (see README 'Ledger and reporting')."
+
+    def add_arguments(self, parser):
+        parser.add_argument("user_id")
+        parser.add_argument("--period", required=True, choices=["daily", "weekly", "monthly"])
+        parser.add_argument("--date", default=None, help="a day inside the period, YYYY-MM-DD (default today, UTC)")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        day = timezone.now().date()
+        if opts["date"]:
+            day = parse_date(opts["date"])
+            if day is None:
+                raise ApplicationError(f"--date '{opts['date']}' is not YYYY-MM-DD")
+        account = account_get(user_id=opts["user_id"])
+        data = report_data(account=account, period=opts["period"], day=min(day, dt.date.max))
+        if opts["json"]:
+            data.pop("journal", None)
+            self.write_json(data)
+            return
+        self.stdout.write(report_text(data).rstrip("\n"))

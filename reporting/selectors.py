@@ -1,0 +1,280 @@
+"""Reads: ledger rows, prices, lots, positions, NAV, metrics, tax and fee reports, exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from accounts.models import Account
+from core.errors import ApplicationError
+
+from .lots import (
+    CASH_ASSETS,
+    ENTRY_ROW_FIELDS,
+    FEE_PAYMENT,
+    METHODS,
+    ZERO,
+    EntryRow,
+    MatchResult,
+    PriceBook,
+    closed_trades,
+    fee_value_usd,
+    lot_events_from_entries,
+    lots_match,
+    trade_prices_add,
+    trade_value_usd,
+)
+from .models import FeeCharge, LedgerEntry, PricePoint, Report
+from .performance import NavDay, day_end, nav_series, period_metrics
+
+
+def ledger_rows(*, account: Account, until: dt.datetime | None = None) -> list[EntryRow]:
+    qs = LedgerEntry.objects.filter(account=account)
+    if until is not None:
+        qs = qs.filter(occurred_at__lte=until)
+    return [EntryRow(*row) for row in qs.order_by("occurred_at", "id").values_list(*ENTRY_ROW_FIELDS)]
+
+
+def price_book_for(*, rows: list[EntryRow], until: dt.datetime | None = None) -> PriceBook:
+    """Stored price points of every asset the rows touch, plus the prices the trades themselves carry."""
+    assets = {r.asset for r in rows} | {r.counter_asset for r in rows if r.counter_asset}
+    assets |= {r.fee_asset for r in rows if r.fee_asset}
+    assets -= CASH_ASSETS
+    book = PriceBook()
+    qs = PricePoint.objects.filter(asset__in=assets, quote="USD")
+    if until is not None:
+        qs = qs.filter(observed_at__lte=until)
+    for asset, when, price in qs.values_list("asset", "observed_at", "price"):
+        book.add(asset, when, price)
+    trade_prices_add(rows, book)
+    return book
+
+
+def method_check(method: str) -> str:
+    method = (method or "fifo").lower()
+    if method not in METHODS:
+        raise ApplicationError(f"method must be one of {', '.join(METHODS)}", code="invalid")
+    return method
+
+
+class AccountBooks:
+    """Everything computed from one account's ledger, once: rows, prices, lots, round trips, NAV."""
+
+    def __init__(self, *, account: Account, method: str = "fifo", until: dt.datetime | None = None,
+                 end_day: dt.date | None = None) -> None:
+        self.account = account
+        self.method = method_check(method)
+        self.rows = ledger_rows(account=account, until=until)
+        self.prices = price_book_for(rows=self.rows)
+        self.match: MatchResult = lots_match(lot_events_from_entries(self.rows, self.prices), method=self.method)
+        self.trades = closed_trades(self.match.disposals)
+        self._end_day = end_day
+        self._series: list[NavDay] | None = None
+
+    @property
+    def series(self) -> list[NavDay]:
+        if self._series is None:
+            self._series = nav_series(self.rows, self.prices, end_day=self._end_day)
+        return self._series
+
+    def metrics(self, *, start: dt.date, end: dt.date, rf_annual: float = 0.0) -> dict:
+        return period_metrics(self.series, start=start, end=end, trades=self.trades, rf_annual=rf_annual)
+
+
+# --- positions ------------------------------------------------------------------------------
+def positions_view(*, books: AccountBooks) -> list[dict]:
+    """Open positions: quantity, average cost, current price, unrealized P&L, stop, opened_at."""
+    risk = getattr(books.account, "risk_profile", None)
+    stop_pct = risk.stop_loss_pct if risk is not None and risk.stop_loss_pct else None
+    copy_stops = _copy_order_stops(books.account)
+    out = []
+    for asset, (qty, cost, opened_at) in sorted(books.match.positions().items()):
+        latest = books.prices.latest(asset)
+        price, priced_at = latest if latest else (None, None)
+        avg_cost = cost / qty
+        value = qty * price if price is not None else None
+        out.append({
+            "asset": asset, "quantity": qty, "avg_cost": avg_cost, "cost_basis": cost, "current_price": price,
+            "price_at": priced_at, "market_value": value,
+            "unrealized_pnl": value - cost if value is not None else None,
+            # The stop the copy engine set on the latest entry, else the risk profile's distance from cost.
+            "stop": copy_stops.get(asset) or (avg_cost * (1 - stop_pct / 100) if stop_pct else None),
+            "opened_at": opened_at,
+        })
+    return out
+
+
+def _copy_order_stops(account: Account) -> dict[str, Decimal]:
+    """asset -> stop price of the account's latest filled copy entry that has one."""
+    try:
+        from copytrading.models import CopyOrder
+    except ImportError:
+        return {}
+    stops: dict[str, Decimal] = {}
+    rows = (CopyOrder.objects.filter(account=account, is_exit=False, stop_price__isnull=False,
+                                     status__in=["FILLED", "PARTIALLY_FILLED"])
+            .order_by("-created_at").values_list("symbol", "stop_price")[:200])
+    for symbol, stop in rows:
+        stops.setdefault(symbol.split("/")[0].upper(), stop)
+    return stops
+
+
+# --- tax ----------------------------------------------------------------------------------
+def one_year_after(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February: the anniversary is 28 February
+        return dt.date(day.year + 1, 2, 28)
+
+
+def holding_term(*, acquired: dt.date | None, disposed: dt.date) -> str:
+    """The holding period counts from the day after acquisition; more than one year is long term,
+    so a sale on the anniversary is short term and the day after is long term."""
+    if acquired is None:
+        return "unknown"
+    return "long" if disposed > one_year_after(acquired) else "short"
+
+
+def tax_report(*, account: Account, year: int, method: str = "fifo") -> dict:
+    end = dt.datetime(year, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+    books = AccountBooks(account=account, method=method, until=end)
+    rows = []
+    totals: dict[str, dict[str, Decimal]] = {}
+    for d in books.match.disposals:
+        disposed = d.disposed_at.astimezone(dt.UTC).date()
+        if disposed.year != year:
+            continue
+        acquired = d.acquired_at.astimezone(dt.UTC).date() if d.acquired_at else None
+        term = holding_term(acquired=acquired, disposed=disposed)
+        flags = [f for f in (d.flag, "fee_payment" if d.purpose == FEE_PAYMENT else "") if f]
+        rows.append({
+            "asset": d.asset, "quantity": d.quantity, "acquired": acquired, "disposed": disposed,
+            "proceeds": d.proceeds, "cost_basis": d.cost_basis, "fees": d.fees, "gain": d.gain,
+            "holding_days": (disposed - acquired).days if acquired else None, "term": term,
+            "flag": ";".join(flags),
+        })
+        t = totals.setdefault(term, {"proceeds": ZERO, "cost_basis": ZERO, "fees": ZERO, "gain": ZERO, "count": 0})
+        for key in ("proceeds", "cost_basis", "fees", "gain"):
+            t[key] += rows[-1][key]
+        t["count"] += 1
+    return {
+        "user_id": account.user_id, "year": year, "method": books.method, "currency": "USD",
+        "disposals": rows, "totals_by_term": totals,
+        "flagged": sum(1 for r in rows if "missing_acquisition" in r["flag"] or "unpriced" in r["flag"]),
+        "flags": {
+            "missing_acquisition": "sold with no known acquisition: cost basis 0",
+            "unpriced": "no USD price for the trade's counter asset: proceeds 0",
+            "unpriced_acquisition": "acquired (deposit/adjustment) when no price was known: cost basis 0",
+            "fee_payment": "the asset was spent to pay a fee (a disposal at market value)",
+        },
+    }
+
+
+# --- fees -----------------------------------------------------------------------------------
+def fee_report(*, account: Account, start: dt.date, end: dt.date) -> dict:
+    """Fees paid in the period by kind and by venue, in USD at fill time, and as % of volume."""
+    rows = ledger_rows(account=account, until=day_end(end))
+    prices = price_book_for(rows=rows)
+    by_kind: dict[str, Decimal] = {}
+    by_venue: dict[str, dict[str, Decimal]] = {}
+    volume = ZERO
+    unpriced = 0
+    for r in rows:
+        if r.occurred_at.astimezone(dt.UTC).date() < start:
+            continue
+        venue = by_venue.setdefault(r.venue, {"fees": ZERO, "volume": ZERO})
+        fee = None
+        kind = None
+        if r.kind == "trade":
+            notional = trade_value_usd(r, prices)
+            if notional is not None:
+                volume += notional
+                venue["volume"] += notional
+            if r.fee_amount:
+                fee, kind = fee_value_usd(r, prices), "trading"
+        elif r.kind == "fee":
+            price = prices.at(r.asset, r.occurred_at)
+            fee, kind = (-r.amount * price if price is not None else None), "venue"
+        if kind is None:
+            continue
+        if fee is None:
+            unpriced += 1
+            continue
+        by_kind[kind] = by_kind.get(kind, ZERO) + fee
+        venue["fees"] += fee
+    charges = FeeCharge.objects.filter(account=account, day__gte=start, day__lte=end)
+    for kind, amount in charges.values_list("kind", "amount_usd"):
+        by_kind[kind] = by_kind.get(kind, ZERO) + amount
+    venue_fees = sum((v["fees"] for v in by_venue.values()), ZERO)
+    return {
+        "user_id": account.user_id, "start": start, "end": end, "currency": "USD",
+        "by_kind": by_kind,
+        "by_venue": {
+            name: {**v, "pct_of_volume": v["fees"] / v["volume"] * 100 if v["volume"] > 0 else None}
+            for name, v in sorted(by_venue.items()) if v["fees"] or v["volume"]
+        },
+        "venue_fees_total": venue_fees,
+        "total": sum(by_kind.values(), ZERO),
+        "volume": volume,
+        "pct_of_volume": venue_fees / volume * 100 if volume > 0 else None,
+        "unpriced_fees": unpriced,
+    }
+
+
+def fee_statement(*, account: Account, start: dt.date, end: dt.date) -> dict:
+    charges = list(FeeCharge.objects.filter(account=account, day__gte=start, day__lte=end).order_by("day", "kind"))
+    mgmt = [c for c in charges if c.kind == FeeCharge.Kind.MANAGEMENT]
+    perf = [c for c in charges if c.kind == FeeCharge.Kind.PERFORMANCE]
+    schedule = getattr(account, "fee_schedule", None)
+    return {
+        "user_id": account.user_id, "name": account.full_name, "start": start, "end": end, "currency": "USD",
+        "management_fee_rate": schedule.management_fee_rate if schedule else None,
+        "performance_fee_rate": schedule.performance_fee_rate if schedule else None,
+        "management": {
+            "days": len(mgmt), "total": sum((c.amount_usd for c in mgmt), ZERO),
+            "avg_nav": sum((c.basis_usd for c in mgmt), ZERO) / len(mgmt) if mgmt else None,
+        },
+        "performance": {
+            "total": sum((c.amount_usd for c in perf), ZERO),
+            "crystallizations": [
+                {"day": c.day, "trigger": c.trigger, "gain_above_hwm": c.basis_usd, "amount": c.amount_usd,
+                 "hwm_before": c.hwm_before, "hwm_after": c.hwm_after} for c in perf
+            ],
+        },
+        "total": sum((c.amount_usd for c in charges), ZERO),
+    }
+
+
+# --- exports --------------------------------------------------------------------------------
+def transactions_export(*, account: Account) -> dict:
+    """The user's transaction log. `amount` and `balance_after` are in the entry's balance asset:
+    the quote of a trade's pair, otherwise the entry's asset. `fee` is in the fee asset, which the
+    note names when it is not that balance asset."""
+    balances: dict[str, Decimal] = {}
+    out = []
+    entries = LedgerEntry.objects.filter(account=account).order_by("occurred_at", "id")
+    for e in entries.iterator(chunk_size=2000):
+        fee = e.fee_amount or ZERO
+        if e.fee_amount:
+            balances[e.fee_asset] = balances.get(e.fee_asset, ZERO) - fee
+        balances[e.asset] = balances.get(e.asset, ZERO) + e.amount
+        notes = [e.note] if e.note else []
+        if e.kind == LedgerEntry.Kind.TRADE:
+            balances[e.counter_asset] = balances.get(e.counter_asset, ZERO) + e.counter_amount
+            pair, balance_asset = f"{e.asset}/{e.counter_asset}", e.counter_asset
+            amount = e.counter_amount - (fee if e.fee_asset == e.counter_asset else ZERO)
+        else:
+            pair, balance_asset = e.asset, e.asset
+            amount = e.amount - (fee if e.fee_asset == e.asset else ZERO)
+        if e.fee_amount and e.fee_asset != balance_asset:
+            notes.append(f"fee in {e.fee_asset}")
+        out.append({
+            "date": e.occurred_at, "type": e.kind, "pair": pair, "side": e.side or None,
+            "size": abs(e.amount), "price": e.price, "fee": e.fee_amount, "amount": amount,
+            "balance_after": balances.get(balance_asset, ZERO), "note": "; ".join(notes) or None,
+        })
+    return {"user_id": account.user_id, "transactions": out}
+
+
+def report_latest(*, account: Account, period: str) -> Report | None:
+    return Report.objects.filter(account=account, period=period).order_by("-period_start").first()

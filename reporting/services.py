@@ -1,0 +1,582 @@
+"""Writes: ledger entries (import, manual, venue history, copy fills), prices, daily NAV, investor
+fees and stored reports. Validate first, then write in one transaction."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from accounts.models import Account
+from compliance.services import audit_event_record
+from core.decimals import to_decimal
+from core.errors import ApplicationError
+
+from .lots import CASH_ASSETS, ZERO
+from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, Report
+
+Actor = AbstractBaseUser | str | None
+
+CSV_COLUMNS = ["occurred_at", "kind", "venue", "asset", "amount", "counter_asset", "counter_amount",
+               "fee_asset", "fee_amount", "external_id"]
+
+
+# --- ledger ---------------------------------------------------------------------------------
+def _parse_when(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        when = value
+    else:
+        text = str(value or "").strip()
+        when = parse_datetime(text.replace(" UTC", "Z")) if text else None
+        if when is None and text:
+            day = parse_date(text)
+            when = dt.datetime.combine(day, dt.time()) if day else None
+        if when is None:
+            raise ValueError(f"occurred_at '{value}' is not an ISO 8601 date/time")
+    if timezone.is_naive(when):
+        when = when.replace(tzinfo=dt.UTC)  # naive times are UTC (DESIGN §7)
+    return when.astimezone(dt.UTC)
+
+
+def _opt_decimal(value: Any, name: str) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return to_decimal(value, field=name)
+
+
+def ledger_entry_build(
+    *, account: Account, kind: str, venue: str, asset: str, amount: Any, occurred_at: Any, external_id: str,
+    counter_asset: str = "", counter_amount: Any = None, fee_asset: str = "", fee_amount: Any = None,
+    source: str = LedgerEntry.Source.IMPORT, note: str = "", created_by: str = "",
+) -> LedgerEntry:
+    """Validate one entry and return it unsaved. Raises ApplicationError naming every problem."""
+    problems: list[str] = []
+    kind = (kind or "").strip().lower()
+    venue = (venue or "").strip().lower()
+    asset = (asset or "").strip().upper()
+    counter_asset = (counter_asset or "").strip().upper()
+    fee_asset = (fee_asset or "").strip().upper()
+    external_id = (external_id or "").strip()
+    when = qty = counter = fee = None
+    if kind not in LedgerEntry.Kind.values:
+        problems.append(f"kind '{kind}' is not one of {', '.join(LedgerEntry.Kind.values)}")
+    if not venue:
+        problems.append("venue is required")
+    if not asset:
+        problems.append("asset is required")
+    if not external_id:
+        problems.append("external_id is required")
+    elif len(external_id) > 128:
+        problems.append("external_id is longer than 128 characters")
+    try:
+        when = _parse_when(occurred_at)
+    except ValueError as exc:
+        problems.append(str(exc))
+    for name, raw in (("amount", amount), ("counter_amount", counter_amount), ("fee_amount", fee_amount)):
+        try:
+            value = _opt_decimal(raw, name)
+        except ApplicationError as exc:
+            problems.append(str(exc))
+            continue
+        if name == "amount":
+            qty = value
+        elif name == "counter_amount":
+            counter = value
+        else:
+            fee = value
+    for name, value in (("amount", qty), ("counter_amount", counter), ("fee_amount", fee)):
+        # The ledger stores 18 decimal places and 36 digits: refuse what it would round or overflow.
+        if value is not None and (value.as_tuple().exponent < -18 or abs(value) >= Decimal(10) ** 18):
+            problems.append(f"{name} {value} has more than 18 decimal places or is too large")
+    if qty is None and not any(p.startswith("amount") for p in problems):
+        problems.append("amount is required")
+    if qty is not None:
+        if qty == 0:
+            problems.append("amount must not be zero")
+        elif kind == "deposit" and qty < 0:
+            problems.append("a deposit has a positive amount")
+        elif kind in ("withdrawal", "fee") and qty > 0:
+            problems.append(f"a {kind} has a negative amount")
+    side = ""
+    price = None
+    if kind == "trade":
+        if not counter_asset or counter is None:
+            problems.append("a trade needs counter_asset and counter_amount")
+        elif counter_asset == asset:
+            problems.append("counter_asset must differ from asset")
+        elif qty is not None and qty != 0:
+            if counter == 0 or (counter > 0) == (qty > 0):
+                problems.append("counter_amount must have the opposite sign of amount")
+            else:
+                side = "buy" if qty > 0 else "sell"
+                price = abs(counter) / abs(qty)
+    elif counter_asset or counter is not None:
+        problems.append(f"a {kind or 'non-trade'} entry has no counter_asset/counter_amount")
+    if (fee is None) != (not fee_asset):
+        problems.append("fee_asset and fee_amount go together")
+    elif fee is not None and fee < 0:
+        problems.append("fee_amount must not be negative")
+    if problems:
+        raise ApplicationError("; ".join(problems), code="invalid", extra={"problems": problems})
+    return LedgerEntry(
+        account=account, kind=kind, venue=venue, asset=asset, amount=qty, counter_asset=counter_asset,
+        counter_amount=counter, price=price, side=side, fee_asset=fee_asset if fee else "",
+        fee_amount=fee if fee else None, external_id=external_id, occurred_at=when, source=source, note=note,
+        created_by=created_by,
+    )
+
+
+@dataclass
+class LedgerWriteResult:
+    created: int = 0
+    skipped: int = 0  # external ids already in the ledger
+    errors: list[str] = field(default_factory=list)
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+
+def _existing_ids(account: Account, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    venues = {v for v, _ in keys}
+    for venue in venues:
+        ids = [i for v, i in keys if v == venue]
+        for start in range(0, len(ids), 500):
+            found |= {(venue, i) for i in LedgerEntry.objects.filter(
+                account=account, venue=venue, external_id__in=ids[start:start + 500]).values_list("external_id",
+                                                                                                   flat=True)}
+    return found
+
+
+def _ledger_prices_record(entries: Iterable[LedgerEntry]) -> None:
+    """Each trade against cash carries a USD price; keep the day's last one per asset as a price point."""
+    last: dict[tuple[str, dt.date], LedgerEntry] = {}
+    for e in entries:
+        if e.kind == "trade" and e.counter_asset in CASH_ASSETS and e.price:
+            key = (e.asset, e.occurred_at.date())
+            if key not in last or e.occurred_at >= last[key].occurred_at:
+                last[key] = e
+    PricePoint.objects.bulk_create(
+        [PricePoint(asset=e.asset, quote="USD", price=e.price, observed_at=e.occurred_at,
+                    source=PricePoint.Source.LEDGER) for e in last.values()],
+        ignore_conflicts=True, batch_size=1000,
+    )
+
+
+def ledger_entries_write(*, account: Account, entries: list[LedgerEntry], dry_run: bool = False) -> LedgerWriteResult:
+    """Insert validated entries; ids already in the ledger are skipped, so re-running changes nothing."""
+    result = LedgerWriteResult()
+    keys = {(e.venue, e.external_id) for e in entries}
+    existing = _existing_ids(account, keys)
+    seen: set[tuple[str, str]] = set()
+    new = []
+    for e in entries:
+        key = (e.venue, e.external_id)
+        if key in existing or key in seen:
+            result.skipped += 1
+            continue
+        seen.add(key)
+        new.append(e)
+    result.created = len(new)
+    result.entries = new
+    if not dry_run and new:
+        with transaction.atomic():
+            LedgerEntry.objects.bulk_create(new, batch_size=2000)
+            _ledger_prices_record(new)
+    return result
+
+
+def ledger_import_csv(
+    *, actor: Actor, account: Account, text: str, dry_run: bool = False, source_name: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> LedgerWriteResult:
+    """All or nothing: every bad row is reported with its line number, and any bad row means no write."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise ApplicationError(f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}",
+                               code="invalid", extra={"errors": [f"line 1: missing {', '.join(missing)}"]})
+    reader.fieldnames = header
+    errors: list[str] = []
+    entries: list[LedgerEntry] = []
+    first_line: dict[tuple[str, str], int] = {}
+    actor_label = actor if isinstance(actor, str) else getattr(actor, "username", "")
+    for row in reader:
+        line = reader.line_num
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue
+        if None in row:  # DictReader files surplus cells under None
+            errors.append(f"line {line}: {len(header) + len(row[None])} fields, expected {len(header)}")
+            continue
+        try:
+            entry = ledger_entry_build(account=account, source=LedgerEntry.Source.IMPORT, created_by=actor_label,
+                                       **{c: row.get(c) or "" for c in CSV_COLUMNS})
+        except ApplicationError as exc:
+            errors.append(f"line {line}: {exc}")
+            continue
+        key = (entry.venue, entry.external_id)
+        if key in first_line:
+            errors.append(f"line {line}: external_id '{entry.external_id}' repeats line {first_line[key]}")
+            continue
+        first_line[key] = line
+        entries.append(entry)
+        if progress and len(entries) % 10000 == 0:
+            progress(len(entries))
+    if errors:
+        raise ApplicationError(
+            f"{len(errors)} bad row(s), nothing imported: " + " | ".join(errors[:20]), code="invalid",
+            extra={"errors": errors},
+        )
+    with transaction.atomic():
+        result = ledger_entries_write(account=account, entries=entries, dry_run=dry_run)
+        if not dry_run and result.created:
+            audit_event_record(
+                actor=actor, action="ledger.imported", target_type="account", target_id=account.user_id,
+                reason=f"CSV import {source_name}".strip(),
+                after={"created": result.created, "skipped": result.skipped},
+            )
+    return result
+
+
+def ledger_entry_manual_record(
+    *, actor: Actor, account: Account, kind: str, venue: str, asset: str, amount: Any, reason: str,
+    occurred_at: Any = None, counter_asset: str = "", counter_amount: Any = None, fee_asset: str = "",
+    fee_amount: Any = None, external_id: str = "",
+) -> LedgerEntry:
+    """A staff entry (e.g. a correcting adjustment). Needs a reason; recorded in the audit chain."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("a reason is required for a manual ledger entry", code="reason_required")
+    actor_label = actor if isinstance(actor, str) else getattr(actor, "username", "")
+    entry = ledger_entry_build(
+        account=account, kind=kind, venue=venue, asset=asset, amount=amount,
+        occurred_at=occurred_at or timezone.now(), external_id=external_id or f"manual-{uuid.uuid4().hex[:16]}",
+        counter_asset=counter_asset, counter_amount=counter_amount, fee_asset=fee_asset, fee_amount=fee_amount,
+        source=LedgerEntry.Source.MANUAL, note=reason, created_by=actor_label or "",
+    )
+    with transaction.atomic():
+        if LedgerEntry.objects.filter(account=account, venue=entry.venue, external_id=entry.external_id).exists():
+            raise ApplicationError(f"external_id '{entry.external_id}' is already in the ledger", code="duplicate")
+        entry.save()
+        _ledger_prices_record([entry])
+        audit_event_record(
+            actor=actor, action="ledger.manual_entry", target_type="account", target_id=account.user_id,
+            reason=reason, after=ledger_entry_snapshot(entry),
+        )
+    return entry
+
+
+def ledger_entry_snapshot(entry: LedgerEntry) -> dict:
+    return {
+        "id": entry.pk, "kind": entry.kind, "venue": entry.venue, "asset": entry.asset, "amount": entry.amount,
+        "counter_asset": entry.counter_asset, "counter_amount": entry.counter_amount, "fee_asset": entry.fee_asset,
+        "fee_amount": entry.fee_amount, "external_id": entry.external_id, "occurred_at": entry.occurred_at,
+    }
+
+
+def _entry_from_trade(*, account: Account, venue: str, trade: Any, source: str) -> LedgerEntry:
+    """A venue fill (brokers.clients.base.Trade or a CopyFill) as a trade entry."""
+    base, _, quote = trade.symbol.partition("/")
+    quote = quote.split(":")[0]  # "BTC/USDT:USDT" style symbols
+    sign = 1 if trade.side == "buy" else -1
+    cost = trade.cost if trade.cost is not None else trade.amount * trade.price
+    return ledger_entry_build(
+        account=account, kind="trade", venue=venue, asset=base, amount=sign * abs(trade.amount),
+        counter_asset=quote, counter_amount=-sign * abs(cost), fee_asset=(trade.fee_asset or "") if trade.fee else "",
+        fee_amount=trade.fee if trade.fee else None, external_id=str(trade.trade_id), occurred_at=trade.occurred_at,
+        source=source,
+    )
+
+
+def ledger_entries_from_trades(
+    *, account: Account, venue: str, trades: Iterable[Any], source: str = LedgerEntry.Source.VENUE,
+) -> LedgerWriteResult:
+    entries = [_entry_from_trade(account=account, venue=venue, trade=t, source=source) for t in trades]
+    return ledger_entries_write(account=account, entries=entries)
+
+
+def ledger_entries_from_venue(
+    *, account: Account, client: Any, since: dt.datetime | None = None, symbol: str | None = None,
+) -> LedgerWriteResult:
+    """Venue history import through a BrokerClient (`fetch_my_trades`). Deposits and withdrawals come
+    through the CSV import or manual entries: the client interface has no call for them."""
+    trades = client.fetch_my_trades(symbol=symbol, since=since)
+    return ledger_entries_from_trades(account=account, venue=client.venue, trades=trades)
+
+
+def ledger_entries_from_copy_fills(*, account: Account | None = None, since: dt.datetime | None = None) -> int:
+    """Fills of copy orders become trade entries, idempotent on (account, venue, trade id)."""
+    from copytrading.models import CopyFill  # the copy engine is optional for the ledger
+
+    qs = CopyFill.objects.select_related("copy_order", "copy_order__account")
+    if account is not None:
+        qs = qs.filter(copy_order__account=account)
+    if since is not None:
+        qs = qs.filter(recorded_at__gte=since)  # when reconciliation stored it: late fills are not missed
+    by_key: dict[tuple[int, str], list] = {}
+    accounts: dict[int, Account] = {}
+    for fill in qs.order_by("occurred_at"):
+        order = fill.copy_order
+        accounts[order.account_id] = order.account
+        by_key.setdefault((order.account_id, order.venue or "unknown"), []).append(fill)
+    created = 0
+    for (account_id, venue), fills in by_key.items():
+        created += ledger_entries_from_trades(account=accounts[account_id], venue=venue, trades=fills,
+                                              source=LedgerEntry.Source.COPY_FILL).created
+    return created
+
+
+# --- prices ---------------------------------------------------------------------------------
+def price_point_record(*, asset: str, price: Any, observed_at: dt.datetime | None = None, quote: str = "USD",
+                       source: str = PricePoint.Source.MANUAL) -> PricePoint:
+    value = to_decimal(price, field="price")
+    if value <= 0:
+        raise ApplicationError("price must be positive", code="invalid")
+    point, _ = PricePoint.objects.get_or_create(
+        asset=asset.upper(), quote=quote.upper(), observed_at=observed_at or timezone.now(), source=source,
+        defaults={"price": value},
+    )
+    return point
+
+
+def prices_refresh(*, clients: Iterable[Any] | None = None) -> dict[str, str]:
+    """Ask venue clients for the USD price of every non-cash asset in any ledger. Returns
+    asset -> price or the error; a failure is recorded as such, never as a zero price."""
+    assets = sorted(set(LedgerEntry.objects.values_list("asset", flat=True).distinct()) - CASH_ASSETS)
+    if clients is None:
+        clients = _venue_clients()
+    clients = list(clients)
+    out: dict[str, str] = {}
+    now = timezone.now()
+    for asset in assets:
+        for client in clients:
+            for quote in ("USD", "USDT"):  # USDT counts as USD at par (see CASH_ASSETS)
+                try:
+                    price = client.fetch_price(f"{asset}/{quote}")
+                except Exception as exc:  # noqa: BLE001 - a venue failure is reported per asset
+                    out[asset] = f"error: {type(exc).__name__}: {exc}"
+                    continue
+                price_point_record(asset=asset, price=price, observed_at=now, source=PricePoint.Source.VENUE)
+                out[asset] = str(price)
+                break
+            if asset in out and not out[asset].startswith("error"):
+                break
+    return out
+
+
+def _venue_clients() -> list[Any]:
+    """One client per venue, from the first enabled credential of that venue."""
+    try:
+        from brokers.clients.registry import client_for
+        from brokers.models import BrokerCredential
+    except ImportError:
+        return []
+    clients, venues = [], set()
+    for credential in BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).order_by("pk"):
+        if credential.venue in venues:
+            continue
+        try:
+            clients.append(client_for(credential))
+            venues.add(credential.venue)
+        except Exception:  # noqa: BLE001, S112 - a broken credential must not stop price collection
+            continue
+    return clients
+
+
+# --- daily NAV ------------------------------------------------------------------------------
+def daily_nav_refresh(*, account: Account, through: dt.date | None = None) -> int:
+    """Recompute and store the account's daily NAV series (derived data, replaced as a whole)."""
+    from .selectors import AccountBooks
+
+    books = AccountBooks(account=account, end_day=through)
+    rows = [
+        DailyNav(account=account, day=d.day, nav_usd=d.nav, units=d.units, unit_nav=d.unit_nav,
+                 net_flow_usd=d.net_flow, cash_usd=d.cash, invested_usd=d.invested, missing_prices=d.missing_prices)
+        for d in books.series
+    ]
+    with transaction.atomic():
+        DailyNav.objects.filter(account=account).delete()
+        DailyNav.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+# --- investor fees --------------------------------------------------------------------------
+def fee_schedule_set(*, actor: Actor, account: Account, performance_fee_rate: Any = None,
+                     management_fee_rate: Any = None, reason: str = "") -> FeeSchedule:
+    values = {}
+    for name, raw in (("performance_fee_rate", performance_fee_rate), ("management_fee_rate", management_fee_rate)):
+        if raw is None:
+            continue
+        value = to_decimal(raw, field=name)
+        if not (0 <= value < 1):
+            raise ApplicationError(f"{name} is a fraction in [0, 1), e.g. 0.2 for 20%", code="invalid")
+        values[name] = value
+    with transaction.atomic():
+        schedule, _ = FeeSchedule.objects.select_for_update().get_or_create(account=account)
+        before = {"performance_fee_rate": schedule.performance_fee_rate,
+                  "management_fee_rate": schedule.management_fee_rate}
+        for name, value in values.items():
+            setattr(schedule, name, value)
+        schedule.save()
+        audit_event_record(actor=actor, action="reporting.fee_schedule_set", target_type="account",
+                           target_id=account.user_id, reason=reason, before=before,
+                           after={k: getattr(schedule, k) for k in before})
+    return schedule
+
+
+def _month_end(day: dt.date) -> bool:
+    return (day + dt.timedelta(days=1)).day == 1
+
+
+def fees_compute(*, series: list, performance_rate: Decimal, management_rate: Decimal,
+                 crystallize: Callable[[dt.date], bool] = _month_end) -> list[dict]:
+    """Pure fee schedule over a NAV series (DESIGN §8).
+
+    Management: rate/365 × the day's NAV, every day. Performance: high-water mark that starts at the
+    first deposit, moves up with deposits and down pro rata with withdrawals; at each scheduled
+    crystallization fee = rate × max(0, NAV − HWM) and the HWM becomes the NAV; a withdrawal
+    crystallizes the withdrawn share of the gain above the HWM first."""
+    charges: list[dict] = []
+    hwm = ZERO
+    daily = management_rate / 365
+    for d in series:
+        perf = ZERO
+        gain_basis = ZERO
+        hwm_before = hwm
+        trigger = ""
+        if d.net_flow > 0:
+            hwm += d.net_flow
+        elif d.net_flow < 0:
+            # NAV before the withdrawal, approximated by the day's NAV plus what left.
+            nav_before = d.nav - d.net_flow
+            share = min(-d.net_flow / nav_before, Decimal(1)) if nav_before > 0 else Decimal(1)
+            gain = max(ZERO, nav_before - hwm)
+            if gain > 0 and performance_rate > 0:
+                perf += performance_rate * gain * share
+                gain_basis += gain * share
+                trigger = "withdrawal"
+            hwm -= hwm * share
+        if crystallize(d.day) and performance_rate > 0 and hwm > 0:
+            gain = max(ZERO, d.nav - hwm)
+            if gain > 0:
+                perf += performance_rate * gain
+                gain_basis += gain
+                hwm = d.nav
+                trigger = trigger or "schedule"
+        if perf > 0:
+            charges.append({"kind": "performance", "day": d.day, "basis": gain_basis, "rate": performance_rate,
+                            "amount": perf, "hwm_before": hwm_before, "hwm_after": hwm, "trigger": trigger})
+        if management_rate > 0 and d.nav > 0:
+            charges.append({"kind": "management", "day": d.day, "basis": d.nav, "rate": management_rate,
+                            "amount": d.nav * daily, "hwm_before": None, "hwm_after": None, "trigger": "daily"})
+    return charges
+
+
+def fees_accrue(*, account: Account, through: dt.date | None = None) -> int:
+    """Store the fee charges up to `through` (default yesterday) that are not stored yet. Charges
+    already stored are never rewritten."""
+    from .selectors import AccountBooks
+
+    schedule = FeeSchedule.objects.filter(account=account).first()
+    if schedule is None or (not schedule.performance_fee_rate and not schedule.management_fee_rate):
+        return 0
+    through = through or (timezone.now().date() - dt.timedelta(days=1))
+    books = AccountBooks(account=account, until=dt.datetime.combine(through, dt.time.max, tzinfo=dt.UTC),
+                         end_day=through)
+    charges = fees_compute(series=books.series, performance_rate=schedule.performance_fee_rate,
+                           management_rate=schedule.management_fee_rate)
+    stored = set(FeeCharge.objects.filter(account=account).values_list("kind", "day"))
+    new = [
+        FeeCharge(account=account, kind=c["kind"], day=c["day"], basis_usd=c["basis"], rate=c["rate"],
+                  amount_usd=c["amount"], hwm_before=c["hwm_before"], hwm_after=c["hwm_after"], trigger=c["trigger"])
+        for c in charges if (c["kind"], c["day"]) not in stored
+    ]
+    FeeCharge.objects.bulk_create(new, batch_size=1000)
+    return len(new)
+
+
+# --- reports --------------------------------------------------------------------------------
+def report_store(*, account: Account, period: str, start: dt.date, end: dt.date, data: dict, html: str,
+                 text: str) -> Report:
+    """One stored report per (account, period, start); generating again replaces it."""
+    from core.decimals import to_jsonable
+
+    payload = to_jsonable({k: v for k, v in data.items() if k != "journal"})
+    if "journal" in data:  # built JSON-ready (100,000 rows would be walked again for nothing)
+        payload["journal"] = data["journal"]
+    report, _ = Report.objects.update_or_create(
+        account=account, period=period, period_start=start,
+        defaults={"period_end": end, "data": payload, "html": html, "text": text,
+                  "generated_at": timezone.now()},
+    )
+    return report
+
+
+def report_generate(*, account: Account, period: str, day: dt.date, books: Any = None) -> Report:
+    """Build, render and store one periodic report for the window of `period` that `day` falls in."""
+    from .reports import report_data, report_html, report_text, report_window
+
+    start, end = report_window(period=period, day=day)
+    data = report_data(account=account, period=period, day=day, books=books)
+    return report_store(account=account, period=period, start=start, end=end, data=data, html=report_html(data),
+                        text=report_text(data))
+
+
+def reports_generate(
+    *, period: str, day: dt.date, accounts: Iterable[Account] | None = None,
+    progress: Callable[[int, int, Account, str], None] | None = None,
+) -> dict[str, list[str]]:
+    """Reports for many accounts; one account's failure is recorded and does not stop the others."""
+    if accounts is None:
+        accounts = Account.objects.filter(ledger_entries__isnull=False).distinct().order_by("user_id")
+    accounts = list(accounts)
+    done: dict[str, list[str]] = {"generated": [], "failed": []}
+    for n, account in enumerate(accounts, 1):
+        try:
+            report_generate(account=account, period=period, day=day)
+            done["generated"].append(account.user_id)
+            outcome = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported per account, the batch goes on
+            done["failed"].append(f"{account.user_id}: {type(exc).__name__}: {exc}")
+            outcome = f"failed: {exc}"
+        if progress:
+            progress(n, len(accounts), account, outcome)
+    return done
+
+
+def fee_statement_generate(*, account: Account, start: dt.date, end: dt.date) -> Report:
+    """Accrue fees through `end`, then store the statement as a Report (period fee_statement)."""
+    from core.decimals import format_money
+
+    from .selectors import fee_statement
+
+    fees_accrue(account=account, through=end)
+    data = fee_statement(account=account, start=start, end=end)
+    lines = [
+        f"Fee statement: {data['name']} ({data['user_id']})",
+        f"Period: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        f"Management fee ({data['management_fee_rate'] or 0} a year, accrued daily on NAV): "
+        f"{format_money(data['management']['total'])} over {data['management']['days']} days",
+        f"Performance fee ({data['performance_fee_rate'] or 0} above the high-water mark): "
+        f"{format_money(data['performance']['total'])}",
+    ]
+    for c in data["performance"]["crystallizations"]:
+        lines.append(f"  {c['day']:%Y-%m-%d} ({c['trigger']}): {format_money(c['amount'])} on "
+                     f"{format_money(c['gain_above_hwm'])} above HWM {format_money(c['hwm_before'])}")
+    lines.append(f"Total: {format_money(data['total'])}")
+    text = "\n".join(lines) + "\n"
+    from django.utils.html import escape
+
+    html = ("<!doctype html><html><head><meta charset='utf-8'><title>Fee statement</title></head><body><pre>"
+            + escape(text) + "</pre></body></html>")
+    return report_store(account=account, period=Report.Period.FEE_STATEMENT, start=start, end=end, data=data,
+                        html=html, text=text)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+import pytest
+
+from brokers.clients.registry import client_cache_clear
+from brokers.models import BrokerCredential
+from brokers.paper import paper_fund
+from brokers.services import credential_add
+
+
+@pytest.fixture(autouse=True)
+def _fresh_client_cache():
+    # Credential ids repeat across test databases; a cached client must not outlive its test.
+    client_cache_clear()
+    yield
+    client_cache_clear()
+
+
+@pytest.fixture
+def paper_credential(db, make_account):
+    """A funded PAPER credential: paper_credential(account=None, usd="10000", **assets)."""
+
+    def make(account=None, *, usd: str = "10000", label: str = "default", **assets: str) -> BrokerCredential:
+        account = account or make_account()
+        credential = credential_add(
+            actor="test", account=account, venue="paper", label=label,
+            api_key=f"paper-{secrets.token_hex(8)}", api_secret=secrets.token_hex(16),
+        )
+        if usd and Decimal(usd):
+            paper_fund(credential=credential, asset="USD", amount=Decimal(usd))
+        for asset, amount in assets.items():
+            paper_fund(credential=credential, asset=asset, amount=Decimal(amount))
+        return credential
+
+    return make
