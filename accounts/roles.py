@@ -10,7 +10,12 @@ OPERATOR_PERMISSIONS = [
     "accounts.change_account",
     "accounts.change_trading_state",
     "accounts.change_riskprofile",
+    "copytrading.change_engine_mode",
     "compliance.add_communication",
+    "reporting.add_ledgerentry",
+    "brokers.add_brokercredential",
+    "brokers.change_brokercredential",
+    "brokers.change_alert",
 ]
 
 

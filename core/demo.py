@@ -9,6 +9,7 @@ from django.utils.module_loading import import_string
 DEMO_SEEDERS: list[str] = [
     "accounts.demo.demo_accounts_seed",
     "brokers.demo.demo_brokers_seed",
+    "copytrading.demo.demo_copytrading_seed",
     "reporting.demo.demo_reporting_seed",
 ]
 

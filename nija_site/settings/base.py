@@ -160,6 +160,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "copytrading.tasks.master_fills_poll_task",
         "schedule": 15.0,
     },
+    "copytrading-enforce-stops": {
+        "task": "copytrading.tasks.copy_stops_enforce_task",
+        "schedule": 10.0,
+    },
     # Reporting: reports for the UTC day/week/month just ended; prices and copy fills feed the ledger.
     "reporting-daily-reports": {
         "task": "reporting.tasks.reports_period_task", "args": ("daily",),

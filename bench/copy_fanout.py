@@ -1,0 +1,361 @@
+"""Copy fan-out benchmark (not a test): prints figures, and ratios against a sequential baseline
+measured in the same run.
+
+For 100, 1,000 and 5,000 followers on PAPER with 50 ms latency per call: one LIVE master signal
+is planned and fanned out through real Celery workers (prefork, 2 processes, Redis broker) in
+chunks of 100, concurrently within a chunk. Reported:
+  - planning time (signal received -> plan committed, chunks queued),
+  - wall time from signal received to every order acknowledged,
+  - p50 / p99 per order (claim -> ack) and signal -> ack,
+  - peak RSS of the bench process and of each worker process,
+  - for 100 and 1,000: the same orders sent one after another (max_concurrency=1), and the ratio.
+
+Runs against a throw-away SQLite database (or $BENCH_DATABASE_URL, e.g. PostgreSQL), never the
+demo database. Needs Redis for the worker mode ($REDIS_URL or --redis); without it the chunks run
+in this process (--executor inproc).
+    .venv/bin/python bench/copy_fanout.py [--sizes 100,1000,5000] [--baseline 100,1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TMP = tempfile.mkdtemp(prefix="nija-bench-copy-")
+os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP}/bench.sqlite3")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nija_site.settings.local")
+os.environ.setdefault("NIJA_LOG_LEVEL", "WARNING")
+if not os.environ.get("NIJA_CREDENTIAL_KEYS"):
+    from cryptography.fernet import Fernet
+
+    os.environ["NIJA_CREDENTIAL_KEYS"] = Fernet.generate_key().decode()  # a throw-away key for throw-away data
+
+
+def _parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="100,1000,5000")
+    p.add_argument("--baseline", default="100,1000", help="sizes that also get the sequential baseline")
+    p.add_argument("--latency-ms", type=int, default=50)
+    p.add_argument("--workers", type=int, default=2, help="Celery worker processes (prefork -c)")
+    p.add_argument("--chunk", type=int, default=100)
+    p.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", os.environ.get("REDIS_URL", "")))
+    p.add_argument("--executor", choices=["celery", "inproc"], default="")
+    p.add_argument("--stub-venue", action="store_true",
+                   help="engine-only figures: an in-memory venue (same latency, no database work) instead of PAPER, "
+                        "chunks run one after another in this process")
+    return p.parse_args()
+
+
+ARGS = _parse()
+if ARGS.redis:
+    os.environ["REDIS_URL"] = ARGS.redis
+os.environ["NIJA_COPY_CHUNK_SIZE"] = str(ARGS.chunk)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import Account, RiskProfile  # noqa: E402
+from brokers import crypto  # noqa: E402
+from brokers.models import BalanceSnapshot, BrokerCredential, PaperBalance, PaperBehaviour, PaperOrder  # noqa: E402
+from copytrading.execution import copy_orders_execute  # noqa: E402
+from copytrading.models import CopyOrder, MasterSignal  # noqa: E402
+from copytrading.services import engine_mode_set, signal_receive  # noqa: E402
+from nija_site.celery import app as celery_app  # noqa: E402
+
+TERMINAL = list(CopyOrder.TERMINAL)
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def proc_peak_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def proc_children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            found += [int(c) for c in text]
+    except OSError:
+        pass
+    return found + [g for c in found for g in proc_children(c)]
+
+
+# --- setup (bulk: this is fixture data, not what is measured) ----------------------------------
+def setup_followers(total: int) -> None:
+    now = timezone.now()
+    master = Account.objects.create(kind="MASTER", user_id="bench_master", full_name="Bench Master",
+                                    email="m@example.com", status="ACTIVE", trading_enabled=True)
+    accounts = [Account(kind="USER", user_id=f"f{i:05d}", full_name=f"Follower {i}", email=f"f{i}@example.com",
+                        status="ACTIVE", trading_enabled=False) for i in range(total)]
+    Account.objects.bulk_create(accounts, batch_size=1000)
+    everyone = [master, *Account.objects.filter(kind="USER").order_by("id")]
+    RiskProfile.objects.bulk_create([RiskProfile(account=a, max_position_notional=Decimal("100000"),
+                                                 max_position_pct=Decimal("50")) for a in everyone], batch_size=1000)
+    enc_key, enc_secret = crypto.encrypt("bench-key"), crypto.encrypt("bench-secret")
+    BrokerCredential.objects.bulk_create([
+        BrokerCredential(account=a, venue="paper", is_paper=True, api_key_encrypted=enc_key,
+                         api_secret_encrypted=enc_secret, passphrase_encrypted="", hint="-key") for a in everyone
+    ], batch_size=1000)
+    creds = list(BrokerCredential.objects.select_related("account").order_by("id"))
+    PaperBalance.objects.bulk_create([PaperBalance(credential=c, asset="USD", free=Decimal("100000")) for c in creds],
+                                     batch_size=1000)
+    PaperBehaviour.objects.bulk_create([PaperBehaviour(credential=c, latency_ms=ARGS.latency_ms) for c in creds],
+                                       batch_size=1000)
+    names = {f.name for f in BalanceSnapshot._meta.get_fields()}
+    flags = {k: True for k in ("is_latest", "is_latest_ok") if k in names}
+    BalanceSnapshot.objects.bulk_create([
+        BalanceSnapshot(account=c.account, credential=c, venue="paper", asset="USD", free=Decimal("100000"),
+                        used=Decimal("0"), total=Decimal("100000"),
+                        usd_value=Decimal("1000000") if c.account.kind == "MASTER" else Decimal("100000"),
+                        fetched_at=now, **flags) for c in creds
+    ], batch_size=1000)
+
+
+def followers_enable(n: int) -> None:
+    Account.objects.filter(kind="USER").update(trading_enabled=False)
+    ids = list(Account.objects.filter(kind="USER").order_by("id").values_list("id", flat=True)[:n])
+    Account.objects.filter(id__in=ids).update(trading_enabled=True)
+    # Keep the snapshots fresh for the staleness rule across a long run.
+    BalanceSnapshot.objects.update(fetched_at=timezone.now())
+
+
+# --- workers ------------------------------------------------------------------------------------
+def workers_start() -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NIJA_LOG_LEVEL": "WARNING"}
+    log = open(Path(TMP) / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "nija_site", "worker", "--pool=prefork", "-c", str(ARGS.workers),
+         "-l", "info", "-Q", "bench-copy", "-n", "bench@%h", "--without-gossip", "--without-mingle",
+         "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if " ready." in (Path(TMP) / "worker.log").read_text(errors="replace"):
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise SystemExit("worker did not start:\n" + (Path(TMP) / "worker.log").read_text()[-3000:])
+
+
+def wait_done(signal_id: int, n: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if CopyOrder.objects.filter(signal_id=signal_id, status__in=TERMINAL).count() >= n:
+            return
+        time.sleep(0.02)
+    raise SystemExit(f"signal {signal_id}: orders not final after {timeout}s")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+_seq = {"n": 0}
+
+
+def signal_submit() -> MasterSignal:
+    _seq["n"] += 1
+    data = {"source_id": f"bench-{_seq['n']}-{time.time_ns()}", "venue": "paper", "symbol": "BTC/USD",
+            "side": "buy", "amount": "0.1", "price": "50000", "order_type": "market",
+            "executed_at": timezone.now().isoformat()}
+    sig, _ = signal_receive(source="manual", data=data)
+    return sig
+
+
+STUB: list = []
+
+
+def _venue_orders(signal_obj: MasterSignal) -> int:
+    ids = set(CopyOrder.objects.filter(signal=signal_obj).values_list("client_order_id", flat=True))
+    if STUB:
+        return len(ids & set(STUB[0].orders))
+    return PaperOrder.objects.filter(client_order_id__in=ids).count()
+
+
+def measure(signal_obj: MasterSignal, n: int, planned_s: float) -> dict:
+    orders = list(CopyOrder.objects.filter(signal=signal_obj).values_list("status", "claimed_at", "acknowledged_at"))
+    statuses: dict[str, int] = {}
+    for status, _c, _a in orders:
+        statuses[status] = statuses.get(status, 0) + 1
+    acked = [(c, a) for _s, c, a in orders if a is not None and c is not None]
+    per_order = [(a - c).total_seconds() * 1000 for c, a in acked]
+    from_signal = [(a - signal_obj.received_at).total_seconds() * 1000 for _c, a in acked]
+    last = max((a for _c, a in acked), default=signal_obj.received_at)
+    return {
+        "n": n, "statuses": statuses, "planning_s": planned_s,
+        "wall_s": (last - signal_obj.received_at).total_seconds(),
+        "p50_ms": pct(per_order, 0.5), "p99_ms": pct(per_order, 0.99),
+        "sig_p50_ms": pct(from_signal, 0.5), "sig_p99_ms": pct(from_signal, 0.99),
+        "venue_orders": _venue_orders(signal_obj),
+    }
+
+
+class StubVenue:
+    """An in-memory venue with the same latency and no database: isolates the engine's own cost."""
+
+    venue = "paper"
+
+    def __init__(self) -> None:
+        from brokers.clients.base import OrderResult
+
+        self.result_cls = OrderResult
+        self.orders: dict[str, object] = {}
+
+    async def create_order(self, request):
+        import asyncio
+
+        await asyncio.sleep(ARGS.latency_ms / 1000)
+        result = self.result_cls(
+            venue_order_id=f"S-{request.client_order_id}", client_order_id=request.client_order_id,
+            symbol=request.symbol, side=request.side, status="filled", amount=request.amount, filled=request.amount,
+            average_price=Decimal("50000"), cost=request.amount * Decimal("50000"), fee=Decimal("0"), fee_asset="USD")
+        self.orders.setdefault(request.client_order_id, result)
+        return self.orders[request.client_order_id]
+
+    async def fetch_order_by_client_id(self, symbol, client_order_id):
+        return self.orders.get(client_order_id)
+
+
+def run_fanout(n: int, executor: str) -> dict:
+    followers_enable(n)
+    started = time.monotonic()
+    sig = signal_submit()  # LIVE: plans, commits, queues the chunks
+    planned_s = time.monotonic() - started
+    if executor == "inproc":
+        ids = list(CopyOrder.objects.filter(signal=sig, status="PLANNED").order_by("id").values_list("id", flat=True))
+        chunks = [ids[start:start + ARGS.chunk] for start in range(0, len(ids), ARGS.chunk)]
+        if ARGS.workers > 1 and connection.vendor != "sqlite":
+            # Chunks taken by N threads of this process, as N workers would take them from the queue.
+            from concurrent.futures import ThreadPoolExecutor
+
+            from django.db import close_old_connections
+
+            def take(chunk: list[int]) -> None:
+                try:
+                    copy_orders_execute(signal_id=sig.pk, order_ids=chunk)
+                finally:
+                    close_old_connections()
+
+            with ThreadPoolExecutor(max_workers=ARGS.workers) as pool:
+                list(pool.map(take, chunks))
+        else:
+            for chunk in chunks:
+                copy_orders_execute(signal_id=sig.pk, order_ids=chunk)
+    wait_done(sig.pk, n)
+    return measure(sig, n, planned_s)
+
+
+def run_sequential(n: int) -> dict:
+    followers_enable(n)
+    old_eager = celery_app.conf.task_always_eager
+    # Plan without queueing: the baseline sends the same plan one order at a time, here.
+    from unittest import mock
+
+    started = time.monotonic()
+    with mock.patch("copytrading.execution.copy_orders_enqueue"):
+        sig = signal_submit()
+    planned_s = time.monotonic() - started
+    ids = list(CopyOrder.objects.filter(signal=sig, status="PLANNED").order_by("id").values_list("id", flat=True))
+    copy_orders_execute(signal_id=sig.pk, order_ids=ids, max_concurrency=1)
+    celery_app.conf.task_always_eager = old_eager
+    return measure(sig, n, planned_s)
+
+
+def main() -> None:
+    sizes = [int(s) for s in ARGS.sizes.split(",") if s]
+    baseline = {int(s) for s in ARGS.baseline.split(",") if s}
+    executor = ARGS.executor or ("celery" if ARGS.redis and not ARGS.stub_venue else "inproc")
+    if ARGS.stub_venue:
+        from unittest import mock
+
+        from copytrading import execution
+
+        stub = StubVenue()
+        STUB.append(stub)
+        mock.patch.object(execution, "_caller_for", lambda cred: execution._Caller(stub, threaded=False)).start()
+        # Keep the planned orders out of the queue: this process sends them.
+        mock.patch.object(execution, "copy_orders_enqueue", lambda **kw: 0).start()
+    db = connection.vendor
+    if executor == "celery":
+        how = f"Celery prefork worker, {ARGS.workers} processes"
+    elif ARGS.workers > 1 and db != "sqlite":
+        how = f"{ARGS.workers} threads of this process take the chunks"
+    else:
+        how = "chunks one after another in this process"
+    print(f"copy fan-out benchmark: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"database {db}, executor {executor} ({how}, chunks of {ARGS.chunk}), "
+          f"{'in-memory stub venue' if ARGS.stub_venue else 'PAPER'} latency {ARGS.latency_ms} ms per call")
+    t = time.monotonic()
+    call_command("migrate", verbosity=0)
+    setup_followers(max(sizes + list(baseline)))
+    print(f"setup: {max(sizes)} followers in {time.monotonic() - t:.1f} s")
+    engine_mode_set(actor="bench", mode="live", reason="benchmark on PAPER", confirm_live=True)
+    celery_app.conf.task_default_queue = "bench-copy"
+    celery_app.conf.task_always_eager = False
+    worker = workers_start() if executor == "celery" else None
+    results, seq = [], {}
+    try:
+        run_fanout(20, executor)  # warm-up: worker imports, connections, markets cache
+        for n in sizes:
+            r = run_fanout(n, executor)
+            if worker is not None:
+                pids = [worker.pid, *proc_children(worker.pid)]
+                r["worker_peak_mib"] = max(filter(None, (proc_peak_mib(p) for p in pids)), default=None)
+            results.append(r)
+            print(f"  {n:>5} followers: wall {r['wall_s']:.3f} s (planning {r['planning_s']:.3f} s), per order "
+                  f"p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms, signal->ack p50 {r['sig_p50_ms']:.0f} ms "
+                  f"p99 {r['sig_p99_ms']:.0f} ms, {r['statuses']}, venue orders {r['venue_orders']}, "
+                  f"worker peak RSS {r.get('worker_peak_mib') or 0:.0f} MiB")
+    finally:
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+    for n in sorted(baseline):
+        s = run_sequential(n)
+        seq[n] = s
+        fan = next((r for r in results if r["n"] == n), None)
+        ratio = f", concurrent is {s['wall_s'] / fan['wall_s']:.1f}x faster" if fan else ""
+        print(f"  {n:>5} followers sequential: wall {s['wall_s']:.3f} s, per order p50 "
+              f"{s['p50_ms']:.0f} ms{ratio}")
+    print(f"bench process peak RSS {rss_mib():.0f} MiB")
+    print("targets on 2 cores: 1,000 followers <= 1.0 s, 5,000 <= 4 s")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"run finished {stamp}")
+
+
+if __name__ == "__main__":
+    main()

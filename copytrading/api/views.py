@@ -1,0 +1,105 @@
+"""The signed signal webhook: POST /api/v1/signals.
+
+Authentication is the signature itself (HMAC-SHA256 of "{timestamp}.{raw body}" keyed with
+NIJA_SIGNAL_SECRET, timestamp within ±300 s); there is no session or user. Everything is checked
+before anything is stored, so a rejected request stores nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.decimals import to_jsonable
+from core.errors import ApplicationError
+
+from ..models import MasterSignal
+from ..selectors import signal_counts
+from ..services import signal_receive
+from .serializers import SignalInputSerializer, SignalOutputSerializer
+
+logger = logging.getLogger("nija.copytrading")
+
+SIGNATURE_HEADER = "X-Nija-Signature"
+TIMESTAMP_HEADER = "X-Nija-Timestamp"
+MAX_SKEW_SECONDS = 300
+MAX_BODY_BYTES = 16 * 1024
+
+
+def signal_signature(*, secret: str, timestamp: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 of b"{timestamp}." + body. Senders compute exactly this."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def _unauthorized(message: str) -> Response:
+    return Response({"error": {"code": "not_authenticated", "message": message}}, status=status.HTTP_401_UNAUTHORIZED)
+
+
+def signature_problem(*, secret: str, timestamp: str | None, signature: str | None, body: bytes,
+                      now: float | None = None) -> str:
+    """'' when the request is authentic and fresh, else why not (said to the caller, no secrets)."""
+    if not secret:
+        return "the signal webhook is disabled (no NIJA_SIGNAL_SECRET configured)"
+    if not timestamp or not signature:
+        return f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}"
+    if not timestamp.isdigit():
+        return f"{TIMESTAMP_HEADER} must be unix seconds"
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
+        return f"stale timestamp (more than {MAX_SKEW_SECONDS} s from server time)"
+    expected = signal_signature(secret=secret, timestamp=timestamp, body=body)
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        return "bad signature"
+    return ""
+
+
+def signal_response_body(signal: MasterSignal) -> dict:
+    counts = signal_counts(signal=signal)
+    return to_jsonable({
+        "signal_id": signal.pk, "status": signal.status,
+        "copy_orders": {k: counts[k] for k in ("planned", "observed", "skipped", "by_reason")},
+    })
+
+
+class SignalWebhookView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        request=SignalInputSerializer, responses={201: SignalOutputSerializer, 200: SignalOutputSerializer},
+        parameters=[OpenApiParameter(TIMESTAMP_HEADER, str, OpenApiParameter.HEADER, required=True),
+                    OpenApiParameter(SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=True)],
+        description="Signed master signal: HMAC-SHA256 hex of '{timestamp}.{raw body}' keyed with NIJA_SIGNAL_SECRET.",
+    )
+    def post(self, request: Request) -> Response:
+        body = request.body  # the raw bytes, read before any parsing: the signature covers them
+        problem = signature_problem(
+            secret=settings.NIJA_SIGNAL_SECRET, timestamp=request.headers.get(TIMESTAMP_HEADER),
+            signature=request.headers.get(SIGNATURE_HEADER), body=body,
+        )
+        if problem:
+            logger.warning("signal webhook refused: %s", problem)
+            return _unauthorized(problem)
+        if len(body) > MAX_BODY_BYTES:
+            return Response({"error": {"code": "invalid", "message": "body too large"}}, status=400)
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return Response({"error": {"code": "invalid", "message": "the body is not valid JSON",
+                                       "fields": {"non_field_errors": "not JSON"}}}, status=400)
+        try:
+            signal, created = signal_receive(source=MasterSignal.Source.WEBHOOK, data=data, raw_payload=data)
+        except ApplicationError as exc:
+            return Response({"error": {"code": exc.code, "message": exc.message, **exc.extra}}, status=400)
+        return Response(signal_response_body(signal), status=201 if created else 200)

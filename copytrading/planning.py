@@ -1,0 +1,349 @@
+"""Planning: one CopyOrder per eligible follower for a signal, written in bulk.
+
+Facts are gathered first (followers, credentials, balances in bulk, each follower venue's market
+rules and price once per venue), outside the write transaction; the pure rules in sizing.py
+decide each plan; the plans and the signal's new status are written in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from core.decimals import format_decimal
+
+from .models import CopyOrder, EngineMode, MasterSignal, SkipReason
+from .selectors import BalanceFacts, balances_for_accounts
+from .sizing import CopyPlan, FollowerFacts, MarketFacts, RiskLimits, SignalFacts, copy_plan_compute
+
+logger = logging.getLogger("nija.copytrading")
+
+# Venues whose client in brokers/ places stop orders at the venue. The BrokerClient interface has
+# no stop order today, so every required stop is enforced by the engine (see README "Copy engine").
+VENUE_STOP_SUPPORT: frozenset[str] = frozenset()
+MARKETS_TTL_SECONDS = 600
+
+
+def max_balance_age() -> dt.timedelta:
+    return dt.timedelta(seconds=getattr(settings, "NIJA_COPY_BALANCE_MAX_AGE", 900))
+
+
+def client_order_id_for(*, signal_id: int, account_id: int) -> str:
+    """Deterministic, 18 characters of [a-z0-9]: accepted as Kraken cl_ord_id free text, OKX
+    clOrdId (alphanumeric, <= 32), Coinbase and Alpaca client_order_id. Keyed with SECRET_KEY so a
+    second installation (or a rebuilt database) never reuses an id a venue has already seen."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"copy:{signal_id}:{account_id}".encode(), hashlib.sha256)
+    return "nj" + digest.hexdigest()[:16]
+
+
+# --- venue facts ------------------------------------------------------------------------------
+_markets_cache: dict[str, tuple[float, dict]] = {}
+_markets_guard = threading.Lock()
+
+
+def _venue_markets(venue: str, credential) -> dict:
+    with _markets_guard:
+        hit = _markets_cache.get(venue)
+        if hit and time.monotonic() - hit[0] < MARKETS_TTL_SECONDS:
+            return hit[1]
+    from brokers.clients.registry import client_for
+
+    markets = client_for(credential).fetch_markets()
+    with _markets_guard:
+        _markets_cache[venue] = (time.monotonic(), markets)
+    return markets
+
+
+def markets_cache_clear() -> None:
+    with _markets_guard:
+        _markets_cache.clear()
+
+
+def venue_market_facts(*, venue: str, credential, symbol: str) -> tuple[MarketFacts, str]:
+    """The symbol's rules and current price on `venue`, read through one follower credential.
+    A failure becomes an unlisted market or a missing price with the venue's message."""
+    from brokers.clients.base import BrokerError
+
+    try:
+        markets = _venue_markets(venue, credential)
+    except BrokerError as exc:
+        return MarketFacts(listed=False), f"markets unavailable: {exc.venue_message}"
+    rules = markets.get(symbol)
+    if rules is None:
+        return MarketFacts(listed=False), f"{symbol} not listed on {venue}"
+    try:
+        from brokers.clients.registry import client_for
+
+        price = client_for(credential).fetch_price(symbol)
+        problem = ""
+    except BrokerError as exc:
+        price, problem = None, f"price unavailable: {exc.venue_message}"
+    return MarketFacts(
+        amount_step=rules.amount_step, price_tick=rules.price_tick, min_amount=rules.min_amount,
+        min_cost=rules.min_cost, active=rules.active, price=price, listed=True,
+        venue_stops=venue in VENUE_STOP_SUPPORT,
+    ), problem
+
+
+# --- exit fraction ----------------------------------------------------------------------------
+def exit_fraction_compute(*, signal: MasterSignal, master_balances: BalanceFacts | None) -> Decimal | None:
+    """Fraction of the master position a sell closed, from the master's latest snapshot. A snapshot
+    taken before the trade holds the pre-trade position; one taken after holds what is left."""
+    if master_balances is None or master_balances.fetched_at is None:
+        return None
+    held = master_balances.holdings.get(signal.venue, {}).get(signal.base_asset)
+    if held is None:
+        return None
+    before = held if master_balances.fetched_at <= signal.executed_at else held + signal.amount
+    if before <= 0:
+        return None
+    return min(Decimal("1"), signal.amount / before)
+
+
+# --- planning ---------------------------------------------------------------------------------
+@dataclass
+class PlanSummary:
+    planned: int = 0
+    observed: int = 0
+    skipped: int = 0
+    by_reason: dict[str, int] | None = None
+
+
+_RISK_FIELDS = ("max_position_notional", "max_position_pct", "max_concurrent_positions", "allowed_instruments",
+                "leverage_limit", "max_daily_loss_amount", "max_daily_loss_pct", "stop_loss_required", "stop_loss_pct",
+                "max_slippage_pct", "min_balance_to_copy")
+_COPY_FIELDS = ("copy_enabled", "sizing_mode", "multiplier", "fixed_notional")
+
+
+def _followers() -> list[SimpleNamespace]:
+    """Every ACTIVE account with trading on, with its limits and copy settings, read as plain
+    values in one query (thousands of followers: no model instances)."""
+    rows = (Account.objects.filter(kind=Account.Kind.USER, status=Account.Status.ACTIVE, trading_enabled=True)
+            .order_by("id").values("id", "user_id", "copy_settings__id",
+                                   *(f"risk_profile__{f}" for f in _RISK_FIELDS),
+                                   *(f"copy_settings__{f}" for f in _COPY_FIELDS)))
+    followers = []
+    for row in rows:
+        risk = SimpleNamespace(**{f: row[f"risk_profile__{f}"] for f in _RISK_FIELDS})
+        copy = (SimpleNamespace(**{f: row[f"copy_settings__{f}"] for f in _COPY_FIELDS})
+                if row["copy_settings__id"] else None)
+        followers.append(SimpleNamespace(id=row["id"], user_id=row["user_id"], limits=RiskLimits.from_profile(risk),
+                                         copy_settings=copy))
+    return followers
+
+
+def _pick_credential(credentials: list, venue: str):
+    same = [c for c in credentials if c.venue == venue]
+    return (same or credentials or [None])[0]
+
+
+def _observed_signal_count() -> int:
+    return MasterSignal.objects.filter(mode=EngineMode.Mode.OBSERVE).exclude(planned_at=None).count()
+
+
+def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> PlanSummary:
+    """Plan the copies of a stored signal. Claims the signal (RECEIVED -> planning) so two callers
+    never plan it twice; returns what was planned."""
+    from brokers.models import BrokerCredential
+
+    now = now or timezone.now()
+    mode = EngineMode.current().mode
+    if mode == EngineMode.Mode.OFF:
+        MasterSignal.objects.filter(pk=signal.pk, status=MasterSignal.Status.RECEIVED).update(
+            status=MasterSignal.Status.IGNORED, mode=mode, planned_at=now)
+        signal.refresh_from_db()
+        logger.info("Copy engine OFF - signal #%s %s %s %s on %s stored, not planned",
+                    signal.pk, signal.side.upper(), format_decimal(signal.amount), signal.symbol, signal.venue)
+        return PlanSummary(by_reason={})
+
+    followers = _followers()
+    ids = [a.id for a in followers]
+    credentials: dict[int, list] = {}
+    for row in (BrokerCredential.objects.filter(account_id__in=ids, status="active").order_by("id")
+                .values("id", "account_id", "venue")):
+        credentials.setdefault(row["account_id"], []).append(SimpleNamespace(pk=row["id"], venue=row["venue"]))
+    master = Account.objects.filter(kind=Account.Kind.MASTER).first()
+    balances = balances_for_accounts(account_ids=ids + ([master.id] if master else []), now=now)
+    master_balances = balances.get(master.id) if master else None
+    master_equity = master_balances.equity_usd if master_balances else None
+
+    exit_fraction = signal.exit_fraction
+    if signal.is_exit and exit_fraction is None:
+        exit_fraction = exit_fraction_compute(signal=signal, master_balances=master_balances)
+        signal.exit_fraction = exit_fraction
+        signal.exit_fraction_source = "computed" if exit_fraction is not None else "unknown"
+
+    facts = SignalFacts(symbol=signal.symbol, side=signal.side, amount=signal.amount, price=signal.price,
+                        exit_fraction=exit_fraction, master_equity=master_equity)
+    chosen = {a.id: _pick_credential(credentials.get(a.id, []), signal.venue) for a in followers}
+    venue_facts: dict[str, tuple[MarketFacts, str]] = {}
+    for cred in chosen.values():
+        if cred is not None and cred.venue not in venue_facts:
+            venue_facts[cred.venue] = venue_market_facts(
+                venue=cred.venue, credential=BrokerCredential.objects.get(pk=cred.pk), symbol=signal.symbol)
+
+    age = max_balance_age()
+    orders: list[CopyOrder] = []
+    for account in followers:
+        cred = chosen[account.id]
+        cs = account.copy_settings
+        bal = balances.get(account.id)
+        market, problem = venue_facts.get(cred.venue) if cred else (MarketFacts(), "")
+        follower = FollowerFacts(
+            copy_enabled=cs.copy_enabled if cs else True,
+            sizing_mode=cs.sizing_mode if cs else "proportional",
+            multiplier=cs.multiplier if cs else Decimal("1"),
+            fixed_notional=cs.fixed_notional if cs else None,
+            has_credential=cred is not None,
+            equity=bal.equity_usd if bal else None, equity_fetched_at=bal.fetched_at if bal else None,
+            start_of_day_equity=bal.start_of_day_equity if bal else None,
+            held=(bal.holdings.get(cred.venue, {}).get(signal.base_asset, Decimal("0")) if bal and cred
+                  else Decimal("0")),
+            positions=bal.positions if bal else {},
+        )
+        plan = copy_plan_compute(signal=facts, follower=follower, limits=account.limits, market=market, now=now,
+                                 max_balance_age=age)
+        if plan.reason in (SkipReason.MARKET_UNAVAILABLE, SkipReason.PRICE_UNAVAILABLE) and problem:
+            plan.detail = problem
+        orders.append(_order_from_plan(signal=signal, account_id=account.id, credential=cred, plan=plan, mode=mode,
+                                       now=now))
+
+    with transaction.atomic():
+        claimed = MasterSignal.objects.filter(pk=signal.pk, status=MasterSignal.Status.RECEIVED).update(
+            status=MasterSignal.Status.OBSERVED if mode == EngineMode.Mode.OBSERVE else MasterSignal.Status.EXECUTING,
+            mode=mode, planned_at=now, master_equity_usd=master_equity, exit_fraction=signal.exit_fraction,
+            exit_fraction_source=signal.exit_fraction_source,
+        )
+        if claimed != 1:  # another caller planned it already
+            signal.refresh_from_db()
+            return PlanSummary(by_reason={})
+        copy_orders_insert(orders)
+        if mode == EngineMode.Mode.LIVE and signal.is_exit and exit_fraction is not None and exit_fraction >= 1:
+            # A full exit sells the position the engine's stops were guarding.
+            exiting = [o.account_id for o in orders if o.status == CopyOrder.Status.PLANNED]
+            CopyOrder.objects.filter(account_id__in=exiting, symbol=signal.symbol, stop_state="armed").update(
+                stop_state="cleared")
+        live_ids = list(CopyOrder.objects.filter(signal_id=signal.pk, status=CopyOrder.Status.PLANNED)
+                        .order_by("id").values_list("id", flat=True))
+        if mode == EngineMode.Mode.LIVE and live_ids:
+            from .execution import copy_orders_enqueue
+
+            copy_orders_enqueue(signal_id=signal.pk, order_ids=live_ids)
+    signal.refresh_from_db()
+    if mode == EngineMode.Mode.LIVE and not live_ids:
+        MasterSignal.objects.filter(pk=signal.pk).update(status=MasterSignal.Status.COMPLETED)
+        signal.refresh_from_db()
+    summary = _summarize(orders)
+    breaches = [o for o in orders if o.reason == SkipReason.DAILY_LOSS_LIMIT]
+    if breaches:
+        daily_loss_breaches_handle(orders=breaches, accounts=Account.objects.select_related("risk_profile")
+                                   .in_bulk([o.account_id for o in breaches]))
+    if mode == EngineMode.Mode.OBSERVE:
+        _log_observe(signal=signal, orders=orders, accounts={a.id: a for a in followers})
+    else:
+        logger.info("LIVE - signal #%s %s %s %s on %s: %s orders to send, %s skipped %s", signal.pk,
+                    signal.side.upper(), format_decimal(signal.amount), signal.symbol, signal.venue,
+                    summary.planned, summary.skipped, summary.by_reason)
+    return summary
+
+
+ENGINE_ACTOR = "system:copy-engine"
+
+
+def copy_orders_insert(orders: list[CopyOrder]) -> None:
+    """Insert a plan's rows with one prepared INSERT (executemany). bulk_create compiles a
+    statement per batch, and SQLite's 999-parameter limit makes those batches ~30 rows."""
+    if not orders:
+        return
+    fields = [f for f in CopyOrder._meta.concrete_fields if not f.primary_key]
+    table = connection.ops.quote_name(CopyOrder._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    rows = [[f.get_db_prep_save(f.pre_save(order, True), connection) for f in fields] for order in orders]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - model names
+
+
+def daily_loss_breaches_handle(*, orders: list[CopyOrder], accounts: dict[int, Account]) -> None:
+    """DESIGN.md §6: a breach blocks entries (the skip), raises an alert, and suspends the account
+    when its profile says so; each first breach and each suspension is audited."""
+    from accounts.services import account_suspend
+    from brokers.services import alert_raise
+    from compliance.services import audit_event_record
+
+    for order in orders:
+        account = accounts[order.account_id]
+        with transaction.atomic():
+            _alert, created = alert_raise(account=account, kind="DAILY_LOSS_LIMIT",
+                                          message=f"daily loss limit reached: {order.detail}",
+                                          details={"signal_id": order.signal_id, "detail": order.detail})
+            if created:
+                audit_event_record(actor=ENGINE_ACTOR, action="DAILY_LOSS_LIMIT_BREACH", target_type="account",
+                                   target_id=account.user_id, reason=order.detail,
+                                   after={"signal_id": order.signal_id})
+        if account.risk_profile.auto_suspend_on_daily_loss and account.status == Account.Status.ACTIVE:
+            account_suspend(actor=ENGINE_ACTOR, account=account,
+                            reason=f"auto-suspended: daily loss limit reached ({order.detail})")
+            logger.warning("%s suspended: daily loss limit reached (%s)", account.user_id, order.detail)
+
+
+def _order_from_plan(*, signal: MasterSignal, account_id: int, credential, plan: CopyPlan, mode: str,
+                     now: dt.datetime) -> CopyOrder:
+    if plan.skipped:
+        status = CopyOrder.Status.SKIPPED
+    elif mode == EngineMode.Mode.OBSERVE:
+        status = CopyOrder.Status.OBSERVED
+    else:
+        status = CopyOrder.Status.PLANNED
+    return CopyOrder(
+        signal=signal, account_id=account_id, credential_id=credential.pk if credential else None,
+        venue=credential.venue if credential else "", symbol=signal.symbol, side=signal.side,
+        order_type=plan.order_type, is_exit=signal.is_exit, quantity=plan.quantity, notional=plan.notional,
+        quote_currency=signal.quote_asset, reference_price=plan.reference_price, guard_price=plan.guard_price,
+        client_order_id=client_order_id_for(signal_id=signal.pk, account_id=account_id), status=status,
+        reason=plan.reason, detail=plan.detail[:2000], stop_mode=plan.stop_mode, stop_price=plan.stop_price,
+        created_at=now,
+    )
+
+
+def _summarize(orders: list[CopyOrder]) -> PlanSummary:
+    summary = PlanSummary(by_reason={})
+    for order in orders:
+        if order.status == CopyOrder.Status.SKIPPED:
+            summary.skipped += 1
+            summary.by_reason[order.reason] = summary.by_reason.get(order.reason, 0) + 1
+        elif order.status == CopyOrder.Status.OBSERVED:
+            summary.observed += 1
+        else:
+            summary.planned += 1
+    return summary
+
+
+def _log_observe(*, signal: MasterSignal, orders: list[CopyOrder], accounts: dict[int, SimpleNamespace]) -> None:
+    lines = [
+        "=" * 60,
+        f"MASTER SIGNAL #{signal.pk}  {signal.symbol}  {signal.side.upper()}  size {format_decimal(signal.amount)} "
+        f"@ {format_decimal(signal.price)}  venue {signal.venue}",
+        f"OBSERVE MODE - Signal Logged (NO TRADE EXECUTED)  [observed signals: {_observed_signal_count()}]",
+    ]
+    for order in orders:
+        user_id = accounts[order.account_id].user_id
+        if order.status == CopyOrder.Status.SKIPPED:
+            lines.append(f"  {user_id}: skipped ({order.reason}) {order.detail}")
+        else:
+            lines.append(f"  {user_id}: would {order.side} {format_decimal(order.quantity)} {signal.symbol} "
+                         f"notional {format_decimal(order.notional.quantize(Decimal('0.01')))} {order.quote_currency}"
+                         f" on {order.venue}")
+    lines.append("=" * 60)
+    logger.info("\n".join(lines))

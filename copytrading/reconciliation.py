@@ -1,0 +1,199 @@
+"""Reconciliation (beat): bring every copy order that is not final up to date from its venue, store
+fills (price, cost, fee) for the ledger, recover orders whose worker went quiet, and re-plan signals
+whose planning crashed. Also master-fill polling: the master's new fills become signals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError
+
+from .execution import Outcome, copy_orders_enqueue, outcome_apply, signal_completion_check, status_from_result
+from .models import CopyFill, CopyOrder, MasterFillCursor, MasterSignal
+from .selectors import orders_needing_reconcile
+
+logger = logging.getLogger("nija.copytrading")
+
+RECONCILE_FIELDS = ["status", "detail", "venue_order_id", "filled_quantity", "average_price", "cost", "fee",
+                    "fee_asset", "acknowledged_at", "ack_latency_ms", "fills_synced", "claim_token", "stop_state",
+                    "updated_at"]
+
+
+def submit_stale_after() -> dt.timedelta:
+    return dt.timedelta(seconds=getattr(settings, "NIJA_COPY_SUBMIT_STALE_SECONDS", 300))
+
+
+@dataclass
+class ReconcileReport:
+    looked_up: int = 0
+    updated: int = 0
+    requeued: int = 0
+    fills_stored: int = 0
+    replanned: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _save_if_unchanged(order: CopyOrder, expected_status: str, expected_token: str) -> bool:
+    """Write the reconciled fields only if no worker moved the row meanwhile (compare-and-set)."""
+    order.updated_at = timezone.now()
+    values = {name: getattr(order, name) for name in RECONCILE_FIELDS}
+    touched = CopyOrder.objects.filter(pk=order.pk, status=expected_status, claim_token=expected_token).update(**values)
+    return touched == 1
+
+
+def copy_order_fills_sync(*, order: CopyOrder, client) -> int:
+    """Fetch the order's trades and store the new ones. Marks fills_synced when they add up."""
+    since = (order.claimed_at or order.created_at) - dt.timedelta(minutes=5)
+    trades = client.fetch_my_trades(symbol=order.symbol, since=since)
+    mine = [t for t in trades if (order.venue_order_id and t.venue_order_id == order.venue_order_id)
+            or (t.client_order_id and t.client_order_id == order.client_order_id)]
+    fills = [CopyFill(copy_order=order, trade_id=t.trade_id, symbol=t.symbol, side=t.side, amount=t.amount,
+                      price=t.price, cost=t.cost, fee=t.fee, fee_asset=t.fee_asset or "", occurred_at=t.occurred_at)
+             for t in mine if t.amount > 0]
+    before = CopyFill.objects.filter(copy_order=order).count()
+    CopyFill.objects.bulk_create(fills, ignore_conflicts=True)
+    stored = CopyFill.objects.filter(copy_order=order).count() - before
+    total = sum((t.amount for t in mine), Decimal("0"))
+    if order.filled_quantity is not None and total >= order.filled_quantity:
+        CopyOrder.objects.filter(pk=order.pk).update(fills_synced=True)
+        order.fills_synced = True
+    return stored
+
+
+def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500) -> ReconcileReport:
+    from brokers.clients.base import BrokerError
+    from brokers.clients.registry import client_for
+    from brokers.models import BrokerCredential
+
+    now = now or timezone.now()
+    report = ReconcileReport()
+    # Signals whose planning never finished (a crash between intake and the plan's commit).
+    for signal in MasterSignal.objects.filter(status=MasterSignal.Status.RECEIVED,
+                                              received_at__lt=now - dt.timedelta(minutes=2))[:50]:
+        from .planning import signal_plan
+
+        try:
+            signal_plan(signal=signal)
+            report.replanned += 1
+        except Exception as exc:  # one bad signal must not stop reconciliation of the others
+            logger.exception("re-planning signal #%s failed", signal.pk)
+            report.errors.append(f"signal #{signal.pk}: planning failed: {exc!r}"[:300])
+
+    orders = list(orders_needing_reconcile(stale_before=now - submit_stale_after(), limit=limit)
+                  .select_related("signal"))
+    creds = {c.pk: c for c in BrokerCredential.objects.filter(pk__in={o.credential_id for o in orders})}
+    requeue: dict[int, list[int]] = defaultdict(list)
+    touched_signals: set[int] = set()
+    for order in orders:
+        if order.status == CopyOrder.Status.PLANNED:
+            # Its task was lost (e.g. taken by a worker that died): queue it again; the claim's
+            # compare-and-set makes a second delivery of the old task harmless.
+            requeue[order.signal_id].append(order.pk)
+            continue
+        cred = creds.get(order.credential_id)
+        if cred is None or cred.status != "active":
+            report.errors.append(f"{order.client_order_id}: credential missing or not active")
+            continue
+        client = client_for(cred)
+        try:
+            if order.status in (CopyOrder.Status.SUBMITTING, CopyOrder.Status.OPEN):
+                report.looked_up += 1
+                found = client.fetch_order_by_client_id(order.symbol, order.client_order_id)
+                expected_status, expected_token = order.status, order.claim_token
+                if found is None:
+                    if order.status == CopyOrder.Status.SUBMITTING:
+                        # Never reached the venue: back to PLANNED (by CAS) and through the normal path.
+                        back = CopyOrder.objects.filter(
+                            pk=order.pk, status=CopyOrder.Status.SUBMITTING, claim_token=expected_token,
+                        ).update(status=CopyOrder.Status.PLANNED, claim_token="", detail="not found at the venue; "
+                                 "sent again by reconciliation", updated_at=timezone.now())
+                        if back:
+                            requeue[order.signal_id].append(order.pk)
+                    continue
+                outcome = Outcome(order.pk, status_from_result(found), result=found,
+                                  acknowledged_at=found.acknowledged_at)
+                outcome_apply(order, outcome, received_at=order.signal.received_at)
+                if _save_if_unchanged(order, expected_status, expected_token):
+                    report.updated += 1
+                    touched_signals.add(order.signal_id)
+            if order.status in (CopyOrder.Status.FILLED, CopyOrder.Status.PARTIALLY_FILLED) and not order.fills_synced:
+                report.fills_stored += copy_order_fills_sync(order=order, client=client)
+        except BrokerError as exc:
+            report.errors.append(f"{order.client_order_id}: {exc.venue_message}")
+    for signal_id, ids in requeue.items():
+        with transaction.atomic():
+            copy_orders_enqueue(signal_id=signal_id, order_ids=ids)
+        report.requeued += len(ids)
+    for signal_id in touched_signals:
+        signal_completion_check(signal_id=signal_id)
+    if report.updated or report.requeued or report.fills_stored or report.errors:
+        logger.info("copy reconciliation: %s", report.as_dict())
+    return report
+
+
+# --- master-fill polling ----------------------------------------------------------------------
+def master_fills_poll(*, now: dt.datetime | None = None) -> dict:
+    """Turn the master's new fills into signals (source "poll"), one signal per master order seen
+    in a poll. The first poll only sets the cursor: history is not replayed into copies. A master
+    order already received by webhook (same venue and master_order_id) is not signalled twice."""
+    from brokers.clients.base import BrokerError
+    from brokers.clients.registry import client_for
+    from brokers.models import BrokerCredential
+
+    from .services import signal_receive
+
+    now = now or timezone.now()
+    result = {"credentials": 0, "signals": 0, "errors": []}
+    creds = BrokerCredential.objects.filter(account__kind="MASTER", status="active").order_by("id")
+    for cred in creds:
+        result["credentials"] += 1
+        cursor, created = MasterFillCursor.objects.get_or_create(credential_id=cred.pk,
+                                                                 defaults={"last_occurred_at": now})
+        if created:
+            continue
+        try:
+            trades = client_for(cred).fetch_my_trades(since=cursor.last_occurred_at)
+        except BrokerError as exc:
+            result["errors"].append(f"{cred.venue}: {exc.venue_message}")
+            continue
+        seen = set(cursor.last_trade_ids or [])
+        new = [t for t in trades if t.trade_id not in seen and (cursor.last_occurred_at is None
+                                                                 or t.occurred_at >= cursor.last_occurred_at)]
+        if not new:
+            continue
+        by_order: dict[str, list] = defaultdict(list)
+        for trade in new:
+            by_order[trade.venue_order_id or trade.trade_id].append(trade)
+        for order_id, fills in by_order.items():
+            if MasterSignal.objects.filter(venue=cred.venue, master_order_id=order_id).exists():
+                continue
+            amount = sum((f.amount for f in fills), Decimal("0"))
+            cost = sum((f.cost for f in fills), Decimal("0"))
+            data = {
+                "source_id": f"{cred.venue}:{order_id}"[:128], "venue": cred.venue, "symbol": fills[0].symbol,
+                "side": fills[0].side, "amount": format(amount, "f"), "price": format(cost / amount, "f"),
+                "order_type": "market", "master_order_id": order_id,
+                "executed_at": max(f.occurred_at for f in fills).isoformat(),
+            }
+            try:
+                _signal, made = signal_receive(source=MasterSignal.Source.POLL, data=data)
+                result["signals"] += int(made)
+            except ApplicationError as exc:
+                result["errors"].append(f"{cred.venue} {order_id}: {exc}")
+        latest = max(t.occurred_at for t in new)
+        cursor.last_trade_ids = [t.trade_id for t in new if t.occurred_at == latest] + (
+            list(seen) if latest == cursor.last_occurred_at else [])
+        cursor.last_occurred_at = latest
+        cursor.save()
+    return result

@@ -1,0 +1,159 @@
+"""Reads for the copy engine: engine mode, balances of many followers at once (no query per
+follower), signal summaries and missed trades."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from core.errors import ApplicationError
+
+from .models import CopyOrder, CopySettings, EngineMode, MasterSignal
+
+# Assets that are cash, not positions: they count toward equity but not toward open positions.
+CASH_ASSETS = frozenset({"USD", "USDT", "USDC", "DAI", "EUR", "GBP", "ZUSD", "ZEUR", "BUSD", "FDUSD", "PYUSD"})
+# Holdings worth less than this (USD) are dust, not an open position.
+POSITION_DUST_USD = Decimal("1")
+
+
+def engine_mode_get() -> str:
+    return EngineMode.current().mode
+
+
+def copy_settings_for(*, account) -> CopySettings:
+    """The account's copy settings, or unsaved defaults when none were stored."""
+    settings_obj = CopySettings.objects.filter(account=account).first()
+    return settings_obj or CopySettings(account=account)
+
+
+@dataclass
+class BalanceFacts:
+    """One account's latest good balances, summed over its credentials."""
+
+    equity_usd: Decimal | None = None
+    fetched_at: dt.datetime | None = None  # the oldest of the latest fetches: freshness is the weakest link
+    holdings: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # venue -> asset -> total
+    positions: dict[str, Decimal] = field(default_factory=dict)  # asset -> USD value (non-cash, above dust)
+    start_of_day_equity: Decimal | None = None
+    unpriced_assets: list[str] = field(default_factory=list)
+
+
+def _latest_ok_rows(account_ids: list[int], *, since: dt.datetime | None = None, earliest: bool = False):
+    from brokers.models import BalanceSnapshot
+
+    pick = BalanceSnapshot.objects.filter(
+        account_id=OuterRef("account_id"), credential_id=OuterRef("credential_id"), status="ok",
+    )
+    if since is not None:
+        pick = pick.filter(fetched_at__gte=since)
+    pick = pick.order_by("fetched_at" if earliest else "-fetched_at").values("fetched_at")[:1]
+    rows = BalanceSnapshot.objects.filter(account_id__in=account_ids, status="ok", credential__status="active",
+                                          fetched_at=Subquery(pick))
+    if since is not None:
+        rows = rows.filter(fetched_at__gte=since)
+    return rows.values_list("account_id", "venue", "asset", "total", "usd_value", "fetched_at")
+
+
+def balances_for_accounts(*, account_ids: list[int], now: dt.datetime | None = None) -> dict[int, BalanceFacts]:
+    """Latest good snapshot per credential, for many accounts in two queries. An account with no
+    good snapshot is absent (never a zero balance)."""
+    now = now or timezone.now()
+    facts: dict[int, BalanceFacts] = {}
+    ids = list(account_ids)
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start:start + 2000]
+        for account_id, venue, asset, total, usd_value, fetched_at in _latest_ok_rows(chunk):
+            f = facts.setdefault(account_id, BalanceFacts(equity_usd=Decimal("0")))
+            f.fetched_at = fetched_at if f.fetched_at is None else min(f.fetched_at, fetched_at)
+            if not asset:
+                continue
+            asset = asset.upper()
+            holdings = f.holdings.setdefault(venue, {})
+            holdings[asset] = holdings.get(asset, Decimal("0")) + (total or Decimal("0"))
+            if usd_value is None:
+                if total:
+                    f.unpriced_assets.append(asset)
+                continue
+            f.equity_usd += usd_value
+            if asset not in CASH_ASSETS and usd_value >= POSITION_DUST_USD:
+                f.positions[asset] = f.positions.get(asset, Decimal("0")) + usd_value
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        start_equity: dict[int, Decimal] = defaultdict(Decimal)
+        for account_id, _venue, _asset, _total, usd_value, _at in _latest_ok_rows(chunk, since=day_start,
+                                                                                  earliest=True):
+            start_equity[account_id] += usd_value or Decimal("0")
+        for account_id, value in start_equity.items():
+            if account_id in facts:
+                facts[account_id].start_of_day_equity = value
+    return facts
+
+
+# --- visibility -------------------------------------------------------------------------------
+def signal_get(*, signal_id: int | str) -> MasterSignal:
+    try:
+        return MasterSignal.objects.get(pk=int(signal_id))
+    except (ValueError, MasterSignal.DoesNotExist):
+        raise ApplicationError(f"no signal with id '{signal_id}'", code="not_found") from None
+
+
+def signal_counts(*, signal: MasterSignal) -> dict:
+    """{"planned", "observed", "skipped", "by_reason"}; planned counts every order that was or
+    will be sent (PLANNED and beyond), observed the OBSERVE-mode plans."""
+    rows = CopyOrder.objects.filter(signal=signal).values("status", "reason").annotate(n=Count("id"))
+    counts = {"planned": 0, "observed": 0, "skipped": 0, "by_reason": {}, "by_status": {}}
+    for row in rows:
+        status, n = row["status"], row["n"]
+        counts["by_status"][status] = counts["by_status"].get(status, 0) + n
+        if status == CopyOrder.Status.SKIPPED:
+            counts["skipped"] += n
+            counts["by_reason"][row["reason"]] = counts["by_reason"].get(row["reason"], 0) + n
+        elif status == CopyOrder.Status.OBSERVED:
+            counts["observed"] += n
+        else:
+            counts["planned"] += n
+    return counts
+
+
+def signal_summary(*, signal: MasterSignal) -> dict:
+    return {
+        "signal_id": signal.pk, "status": signal.status, "mode": signal.mode, "source": signal.source,
+        "source_id": signal.source_id, "venue": signal.venue, "symbol": signal.symbol, "side": signal.side,
+        "amount": signal.amount, "price": signal.price, "order_type": signal.order_type,
+        "master_order_id": signal.master_order_id, "executed_at": signal.executed_at,
+        "exit_fraction": signal.exit_fraction, "received_at": signal.received_at,
+    }
+
+
+def signal_copy_orders(*, signal: MasterSignal) -> QuerySet[CopyOrder]:
+    return CopyOrder.objects.filter(signal=signal).select_related("account").order_by("account__user_id")
+
+
+def copy_order_row(order: CopyOrder) -> dict:
+    """The per-order shape of show_signal --json."""
+    return {
+        "account": order.account.user_id, "quantity": order.quantity, "notional": order.notional,
+        "status": order.status, "reason": order.reason, "client_order_id": order.client_order_id,
+    }
+
+
+def missed_trades(*, account) -> QuerySet[CopyOrder]:
+    """Copies that did not reach the account, with their reasons."""
+    return (CopyOrder.objects.filter(account=account)
+            .filter(Q(status__in=["SKIPPED", "REJECTED", "FAILED"]))
+            .select_related("signal").order_by("-created_at"))
+
+
+def orders_needing_reconcile(*, stale_before: dt.datetime, limit: int = 500) -> QuerySet[CopyOrder]:
+    """Open orders, planned or claimed orders whose task went quiet (lost with a dead worker), and
+    filled orders whose fills are not stored."""
+    return (CopyOrder.objects.filter(
+        Q(status=CopyOrder.Status.OPEN)
+        | Q(status=CopyOrder.Status.PLANNED, created_at__lt=stale_before)
+        | Q(status=CopyOrder.Status.SUBMITTING, claimed_at__lt=stale_before)
+        | Q(status__in=[CopyOrder.Status.FILLED, CopyOrder.Status.PARTIALLY_FILLED], fills_synced=False)
+    ).order_by("id")[:limit])
