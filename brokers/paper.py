@@ -8,6 +8,7 @@ The functions here are the venue side; brokers.clients.paper is the client that 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import random
@@ -246,6 +247,23 @@ def paper_call(
 
 # The two queries below run on every simulated call (a balance audit makes thousands), so they are
 # plain SQL: the ORM's query building cost more than the query itself.
+@contextlib.contextmanager
+def _cursor() -> Any:
+    """A cursor for the venue's hot-path SQL. On PostgreSQL it binds server-side, so psycopg
+    prepares a statement run often on one connection (parsed and planned once, not per order);
+    Django's cursors bind client-side, which cannot. Same connection, same transaction; errors are
+    still Django's (IntegrityError ...)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
 def _db_decimal(value: Any) -> Decimal:
     """SQLite hands NUMERIC columns back as int or float; repr() keeps the digits that were stored."""
     if isinstance(value, Decimal):
@@ -257,7 +275,7 @@ def _credential_state(credential_id: int) -> tuple | None:
     """(status, behaviour id, latency_ms, fault, fault_count, fault_operations) in one query."""
     credential_table = connection.ops.quote_name(BrokerCredential._meta.db_table)
     behaviour_table = connection.ops.quote_name(PaperBehaviour._meta.db_table)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(
             f"SELECT c.status, b.id, b.latency_ms, b.fault, b.fault_count, b.fault_operations "  # noqa: S608
             f"FROM {credential_table} c LEFT JOIN {behaviour_table} b ON b.credential_id = c.id WHERE c.id = %s",
@@ -274,7 +292,7 @@ def _credential_state(credential_id: int) -> tuple | None:
 
 def _balances(credential_id: int) -> dict[str, AssetBalance]:
     table = connection.ops.quote_name(PaperBalance._meta.db_table)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(f"SELECT asset, free, used FROM {table} WHERE credential_id = %s ORDER BY asset",  # noqa: S608
                        [credential_id])
         rows = cursor.fetchall()
@@ -310,10 +328,75 @@ def _balance_row(credential_id: int, asset: str) -> PaperBalance:
     return PaperBalance.objects.select_for_update().get(pk=row.pk)
 
 
+# create_order is the hot path of a copy fan-out (thousands of calls per signal): its queries are
+# plain SQL, a handful per order, because the ORM's query building cost more CPU than the queries.
+def _table(model: type) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _balance_rows(credential_id: int, base: str, quote: str) -> tuple[PaperBalance, PaperBalance]:
+    """Both balance rows of a market, locked (FOR UPDATE where the database has it), in one query
+    when they exist; a missing row (first trade in an asset) is created first."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = f"SELECT id, asset, free, used FROM {_table(PaperBalance)} WHERE credential_id = %s AND asset IN (%s, %s)"  # noqa: S608
+    for _ in range(2):
+        with _cursor() as cursor:
+            cursor.execute(sql + lock, [credential_id, base, quote])
+            rows = {asset: PaperBalance(id=pk, credential_id=credential_id, asset=asset, free=_db_decimal(free),
+                                        used=_db_decimal(used)) for pk, asset, free, used in cursor.fetchall()}
+        missing = [a for a in (base, quote) if a not in rows]
+        if not missing:
+            break
+        with _cursor() as cursor:  # ON CONFLICT: a concurrent creator of the row is fine too
+            cursor.executemany(
+                f"INSERT INTO {_table(PaperBalance)} (credential_id, asset, free, used) VALUES (%s, %s, 0, 0) "  # noqa: S608
+                f"ON CONFLICT DO NOTHING", [[credential_id, asset] for asset in missing])
+    return rows[base], rows[quote]
+
+
+def _row_insert(obj: Any, *, returning: bool = False) -> int | None:
+    """INSERT one model instance (all concrete fields but the id), optionally returning its id."""
+    fields = [f for f in obj._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    sql = f"INSERT INTO {_table(type(obj))} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
+    with _cursor() as cursor:
+        if returning and connection.features.can_return_columns_from_insert:
+            cursor.execute(sql + " RETURNING id", params)
+            obj.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(sql, params)
+            if returning:
+                obj.pk = cursor.lastrowid
+    return obj.pk
+
+
+def _existing_and_price(credential_id: int, client_order_id: str, symbol: str) -> tuple[int | None, Any]:
+    """The id of the order already stored under this client order id, and the stored price, in one query."""
+    with _cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT id FROM {_table(PaperOrder)} WHERE credential_id = %s AND client_order_id = %s), "  # noqa: S608
+            f"(SELECT price FROM {_table(PaperPrice)} WHERE symbol = %s)",
+            [credential_id, client_order_id, symbol],
+        )
+        return cursor.fetchone()
+
+
+def _balances_save(rows: list[PaperBalance]) -> None:
+    """free/used of each row, in one executemany (one round trip on PostgreSQL, pipelined)."""
+    fields = [PaperBalance._meta.get_field(name) for name in ("free", "used")]
+    table = connection.ops.quote_name(PaperBalance._meta.db_table)
+    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    params = [[f.get_db_prep_save(getattr(r, f.attname), connection) for f in fields] + [r.pk] for r in rows]
+    with _cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", params)  # noqa: S608 - names from the model
+
+
 def _create_order(credential_id: int, request: OrderRequest) -> OrderResult:
-    existing = PaperOrder.objects.filter(credential_id=credential_id, client_order_id=request.client_order_id).first()
-    if existing:  # same client order id: the venue returns the order it already has
-        return _result(existing)
+    existing_id, stored_price = _existing_and_price(credential_id, request.client_order_id, request.symbol)
+    if existing_id is not None:  # same client order id: the venue returns the order it already has
+        return _result(PaperOrder.objects.get(pk=existing_id))
     market = PAPER_MARKETS.get(request.symbol)
     if market is None:
         raise BrokerInvalidOrderError(f"unknown symbol {request.symbol}", venue=VENUE)
@@ -326,7 +409,7 @@ def _create_order(credential_id: int, request: OrderRequest) -> OrderResult:
         )
     if market.min_amount is not None and amount < market.min_amount:
         raise BrokerInvalidOrderError(f"amount {amount} is below the minimum {market.min_amount}", venue=VENUE)
-    price = paper_price_get(symbol=request.symbol)
+    price = _db_decimal(stored_price) if stored_price is not None else DEFAULT_PRICES[request.symbol]
     limit = request.limit_price
     if request.order_type in ("limit", "ioc"):
         if limit is None or limit <= 0:
@@ -351,8 +434,7 @@ def _create_order(credential_id: int, request: OrderRequest) -> OrderResult:
         client_order_id=request.client_order_id, symbol=request.symbol, side=request.side,
         order_type=request.order_type, amount=amount, limit_price=limit, created_at=now,
     )
-    base = _balance_row(credential_id, market.base)
-    quote = _balance_row(credential_id, market.quote)
+    base, quote = _balance_rows(credential_id, market.base, market.quote)
     if marketable:
         cost = amount * price
         fee = (cost * TAKER_FEE_RATE).quantize(FEE_QUANTUM, rounding=ROUND_HALF_EVEN)
@@ -385,26 +467,31 @@ def _create_order(credential_id: int, request: OrderRequest) -> OrderResult:
         source.free -= reserve
         source.used += reserve
         order.status, order.filled, order.reserved_asset, order.reserved = "open", Decimal("0"), source.asset, reserve
-    try:
-        with transaction.atomic():
-            order.save(force_insert=True)
-    except IntegrityError:
-        existing = PaperOrder.objects.get(credential_id=credential_id, client_order_id=request.client_order_id)
-        return _result(existing)
-    base.save(update_fields=["free", "used"])
-    quote.save(update_fields=["free", "used"])
+    # A concurrent insert of the same client order id raises IntegrityError here: the caller's
+    # transaction rolls back (balances included) and _create_order_atomic returns that order.
+    _row_insert(order, returning=True)
+    _balances_save([base, quote])
     if order.status == "filled":
-        PaperTrade.objects.create(
-            credential_id=credential_id, order=order, trade_id=f"PT-{uuid.uuid4().hex[:20]}", symbol=order.symbol,
-            side=order.side, amount=order.filled, price=order.average_price, cost=order.cost, fee=order.fee,
-            fee_asset=order.fee_asset, occurred_at=now,
-        )
+        _row_insert(PaperTrade(
+            credential_id=credential_id, order_id=order.pk, trade_id=f"PT-{uuid.uuid4().hex[:20]}",
+            symbol=order.symbol, side=order.side, amount=order.filled, price=order.average_price, cost=order.cost,
+            fee=order.fee, fee_asset=order.fee_asset, occurred_at=now,
+        ))
     return _result(order)
 
 
 def _create_order_atomic(credential_id: int, request: OrderRequest) -> OrderResult:
-    with transaction.atomic():
-        return _create_order(credential_id, request)
+    try:
+        with transaction.atomic():
+            return _create_order(credential_id, request)
+    except IntegrityError:
+        # Another call stored this client order id first (the dedup race): the venue returns
+        # that order, and nothing of this attempt (balances, trade) was kept.
+        existing = PaperOrder.objects.filter(credential_id=credential_id,
+                                             client_order_id=request.client_order_id).first()
+        if existing is None:
+            raise
+        return _result(existing)
 
 
 def _order_by_client_id(credential_id: int, symbol: str, client_order_id: str) -> OrderResult | None:

@@ -45,13 +45,18 @@ def chunk_size() -> int:
     return int(getattr(settings, "NIJA_COPY_CHUNK_SIZE", 100))
 
 
-# redis-py's asyncio pool (the credential locks) refuses, rather than queues, a 101st simultaneous
-# command, so no more than this many calls are in flight per process.
+# No more than this many calls in flight per chunk: each holds a credential lock (the locks' Redis
+# pool queues its callers) and, on PAPER, waits for a database thread.
 MAX_IN_FLIGHT = 100
 
 
 def concurrency() -> int:
     return max(1, min(int(getattr(settings, "NIJA_COPY_CONCURRENCY", 100)), MAX_IN_FLIGHT))
+
+
+def paper_threads() -> int:
+    """Threads per chunk for PAPER's database work (PostgreSQL only; see brokers.clients.paper)."""
+    return max(1, int(getattr(settings, "NIJA_COPY_PAPER_THREADS", 8)))
 
 
 # --- thread pool for synchronous clients -------------------------------------------------------
@@ -344,12 +349,17 @@ def copy_orders_execute(*, signal_id: int, order_ids: list[int], claim_token: st
             continue
         sendable.append(order)
     if sendable:
-        # async_to_sync runs the loop here, so PAPER's thread-sensitive DB work stays on this
-        # thread's connection (and inside a test's transaction).
-        outcomes += async_to_sync(_send_all)(
-            sendable, {o.credential_id: creds[o.credential_id] for o in sendable}, set(orphans),
-            min(max_concurrency or concurrency(), MAX_IN_FLIGHT), holds,
-        )
+        from brokers.clients.paper import paper_db_threads
+
+        # async_to_sync runs the loop here. PAPER's DB work runs on its own bounded thread pool when
+        # the database allows it (PostgreSQL, outside a transaction), otherwise thread-sensitively on
+        # this thread's connection (SQLite; inside a test's transaction).
+        limit = min(max_concurrency or concurrency(), MAX_IN_FLIGHT)
+        paper = any(creds[o.credential_id].venue == "paper" for o in sendable)
+        with paper_db_threads(min(paper_threads(), limit) if paper else 0):
+            outcomes += async_to_sync(_send_all)(
+                sendable, {o.credential_id: creds[o.credential_id] for o in sendable}, set(orphans), limit, holds,
+            )
     by_id = {o.pk: o for o in orders}
     now = timezone.now()
     updated = []

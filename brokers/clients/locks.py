@@ -87,13 +87,23 @@ def _sync_redis():
         return _redis_sync
 
 
+ASYNC_REDIS_CONNECTIONS = 8  # per event loop; more lock calls than this wait for a free connection
+
+
 def _async_redis():
+    """One client per event loop (asyncio connections belong to their loop). A fan-out starts a
+    loop per chunk, so connections must be cheap: a small blocking pool (callers queue instead of
+    each opening its own connection) and no CLIENT SETINFO handshake (which also costs a package
+    metadata lookup per connection)."""
     import redis.asyncio
 
     loop = asyncio.get_running_loop()
     client = _redis_async.get(loop)
     if client is None:
-        client = _redis_async[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=ASYNC_REDIS_CONNECTIONS, timeout=LOCK_WAIT_SECONDS, driver_info=None,
+        )
+        client = _redis_async[loop] = redis.asyncio.Redis.from_pool(pool)
     return client
 
 
