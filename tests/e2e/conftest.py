@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import _missing
 
@@ -29,3 +30,6 @@ def browser_page(monkeypatch):
             yield page
         finally:
             browser.close()
+            # ORM calls made while Playwright's loop ran opened a connection in its context; close it
+            # here, in that context, or it outlives the test and blocks the test database's teardown.
+            connections.close_all()

@@ -10,7 +10,7 @@ from compliance.models import AuditEvent
 pytestmark = pytest.mark.browser
 
 
-def test_operator_disables_trading_with_a_reason_in_the_browser(live_server, transactional_db, browser_page,
+def test_operator_disables_trading_with_a_reason_in_the_browser(transactional_db, live_server, browser_page,
                                                                  make_account):
     make_account("daivon_frazier", full_name="Daivon Frazier")
     make_account("tania_gilbert", full_name="Tania Gilbert")
