@@ -16,8 +16,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per pytest process so parallel runs never share it; subprocess_env() passes the name on.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 
-# A fixed test-only Fernet key, so worker processes started by tests decrypt what the test wrote.
-NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS", default=["bmlqYS10ZXN0LW9ubHktY3JlZGVudGlhbC1rZXktMzI="])
+# A key generated for this test run and put in the environment, so worker processes started by tests
+# (they inherit it) decrypt what the test wrote, and no key lives in the repository.
+if not os.environ.get("NIJA_CREDENTIAL_KEYS"):
+    from cryptography.fernet import Fernet
 
-# Persistent connections outlive the live server's request threads and block test-database teardown.
+    os.environ["NIJA_CREDENTIAL_KEYS"] = Fernet.generate_key().decode()
+NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS")
+
+# No connection outlives its request or thread, so none can hold the test database at teardown.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
