@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from core.admin import ReadOnlyModelAdmin
 from core.admin_actions import reason_action
 from core.errors import ApplicationError
 
@@ -113,20 +114,11 @@ class BrokerCredentialAdmin(admin.ModelAdmin):
 
 
 @admin.register(BalanceSnapshot)
-class BalanceSnapshotAdmin(admin.ModelAdmin):
+class BalanceSnapshotAdmin(ReadOnlyModelAdmin):
     list_display = ("fetched_at", "account", "venue", "asset", "total", "usd_value", "status", "error")
     list_filter = ("status", "venue")
     search_fields = ("account__user_id", "asset")
     date_hierarchy = "fetched_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Alert)
@@ -148,30 +140,19 @@ class AlertAdmin(admin.ModelAdmin):
         return False
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(PaperBalance)
-class PaperBalanceAdmin(_ReadOnly):
+class PaperBalanceAdmin(ReadOnlyModelAdmin):
     list_display = ("credential", "asset", "free", "used")
     search_fields = ("credential__account__user_id", "asset")
 
 
 @admin.register(PaperOrder)
-class PaperOrderAdmin(_ReadOnly):
+class PaperOrderAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "credential", "client_order_id", "symbol", "side", "order_type", "amount",
                     "status", "filled", "average_price")
     search_fields = ("client_order_id", "venue_order_id")
 
 
 @admin.register(PaperPrice)
-class PaperPriceAdmin(_ReadOnly):
+class PaperPriceAdmin(ReadOnlyModelAdmin):
     list_display = ("symbol", "price", "updated_at")

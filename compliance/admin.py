@@ -1,12 +1,14 @@
 from django import forms
 from django.contrib import admin
 
+from core.admin import ReadOnlyModelAdmin
+
 from .models import AuditEvent, Communication
 from .services import communication_record
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin):
     """Read-only: the audit chain is appended by services and never edited."""
 
     list_display = ("seq", "created_at", "action", "target_type", "target_id", "actor", "short_reason")
@@ -19,15 +21,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="reason")
     def short_reason(self, obj: AuditEvent) -> str:
         return (obj.reason[:60] + "…") if len(obj.reason) > 60 else obj.reason
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class CommunicationForm(forms.ModelForm):

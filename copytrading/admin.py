@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin import ReadOnlyModelAdmin
 from core.admin_actions import reason_action
 from core.decimals import format_decimal
 from core.errors import ApplicationError
@@ -20,17 +21,6 @@ from .selectors import signal_counts
 from .services import copy_settings_update, engine_mode_set
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 def _mode_service(mode: str, confirm: bool = False):
     def service(*, actor, reason, engine):
         return engine_mode_set(actor=actor, mode=mode, reason=reason, confirm_live=confirm)
@@ -38,7 +28,7 @@ def _mode_service(mode: str, confirm: bool = False):
 
 
 @admin.register(EngineMode)
-class EngineModeAdmin(ReadOnlyAdmin):
+class EngineModeAdmin(ReadOnlyModelAdmin):
     list_display = ("mode", "changed_by", "changed_at", "reason")
     actions = [
         reason_action(name="mode_observe", description="Set mode OBSERVE (plan and log, send nothing)",
@@ -128,7 +118,7 @@ class CopySettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(MasterSignal)
-class MasterSignalAdmin(ReadOnlyAdmin):
+class MasterSignalAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "received_at", "source", "symbol", "side", "amount_display", "venue", "mode", "status",
                     "n_planned", "n_observed", "n_filled", "n_skipped", "skipped_by_reason", "orders_link")
     list_filter = ("status", "mode", "source", "venue", "side")
@@ -198,7 +188,7 @@ class FillInline(admin.TabularInline):
 
 
 @admin.register(CopyOrder)
-class CopyOrderAdmin(ReadOnlyAdmin):
+class CopyOrderAdmin(ReadOnlyModelAdmin):
     list_display = ("client_order_id", "signal_id", "account", "venue", "side", "quantity_display", "notional_display",
                     "status", "reason", "ack_latency_ms", "created_at")
     list_filter = ("status", "reason", "venue", "side", "is_exit")
@@ -217,7 +207,7 @@ class CopyOrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MissedTrade)
-class MissedTradeAdmin(ReadOnlyAdmin):
+class MissedTradeAdmin(ReadOnlyModelAdmin):
     """Per account: the copies it did not get, and why."""
 
     list_display = ("account", "created_at", "signal_link", "symbol", "side", "status", "reason", "detail")
@@ -235,7 +225,7 @@ class MissedTradeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CopyFill)
-class CopyFillAdmin(ReadOnlyAdmin):
+class CopyFillAdmin(ReadOnlyModelAdmin):
     list_display = ("trade_id", "copy_order", "symbol", "side", "amount", "price", "cost", "fee", "fee_asset",
                     "occurred_at")
     search_fields = ("trade_id", "copy_order__client_order_id")

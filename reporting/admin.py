@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyModelAdmin
 from core.errors import ApplicationError
 
 from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, Report
@@ -12,20 +13,11 @@ MANUAL_FIELDS = ("account", "kind", "venue", "asset", "amount", "occurred_at", "
                  "fee_asset", "fee_amount", "external_id")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyModelAdmin):
     """Written only by services (the ledger is append-only; reports are generated)."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ManualEntryForm(forms.ModelForm):

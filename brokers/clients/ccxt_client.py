@@ -206,8 +206,15 @@ def permissions_from(venue: str, payload: Any) -> PermissionReport:
 
 
 class _Common:
-    venue: str
-    _secrets: tuple[str, ...]
+    _library: Any  # ccxt or ccxt.async_support: the same exchange classes, sync or awaitable
+
+    def __init__(self, *, exchange_id: str, api_key: str, api_secret: str, passphrase: str = "",
+                 sandbox: bool = False) -> None:
+        self.venue = exchange_id
+        self._secrets = (api_key, api_secret, passphrase)
+        self.exchange = getattr(self._library, exchange_id)(self._config(api_key, api_secret, passphrase))
+        if sandbox:
+            self.exchange.set_sandbox_mode(True)
 
     def _config(self, api_key: str, api_secret: str, passphrase: str) -> dict:
         return {"apiKey": api_key, "secret": api_secret, "password": passphrase or None, "enableRateLimit": True,
@@ -218,13 +225,7 @@ class _Common:
 
 
 class CcxtClient(_Common):
-    def __init__(self, *, exchange_id: str, api_key: str, api_secret: str, passphrase: str = "",
-                 sandbox: bool = False) -> None:
-        self.venue = exchange_id
-        self._secrets = (api_key, api_secret, passphrase)
-        self.exchange = getattr(ccxt, exchange_id)(self._config(api_key, api_secret, passphrase))
-        if sandbox:
-            self.exchange.set_sandbox_mode(True)
+    _library = ccxt
 
     def _markets(self) -> None:
         if not self.exchange.markets:
@@ -319,13 +320,7 @@ class CcxtClient(_Common):
 
 
 class AsyncCcxtClient(_Common):
-    def __init__(self, *, exchange_id: str, api_key: str, api_secret: str, passphrase: str = "",
-                 sandbox: bool = False) -> None:
-        self.venue = exchange_id
-        self._secrets = (api_key, api_secret, passphrase)
-        self.exchange = getattr(ccxt_async, exchange_id)(self._config(api_key, api_secret, passphrase))
-        if sandbox:
-            self.exchange.set_sandbox_mode(True)
+    _library = ccxt_async
 
     async def _markets(self) -> None:
         if not self.exchange.markets:
