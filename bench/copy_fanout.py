@@ -3,7 +3,7 @@ measured in the same run.
 
 For 100, 1,000 and 5,000 followers on PAPER with 50 ms latency per call: one LIVE master signal
 is planned and fanned out through real Celery workers (prefork, 2 processes, Redis broker) in
-chunks of 100, concurrently within a chunk. Reported:
+chunks of NIJA_COPY_CHUNK_SIZE (500 unless --chunk), concurrently within a chunk. Reported:
   - planning time (signal received -> plan committed, chunks queued),
   - wall time from signal received to every order acknowledged,
   - p50 / p99 per order (claim -> ack) and signal -> ack,
@@ -49,7 +49,7 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--baseline", default="100,1000", help="sizes that also get the sequential baseline")
     p.add_argument("--latency-ms", type=int, default=50)
     p.add_argument("--workers", type=int, default=2, help="Celery worker processes (prefork -c)")
-    p.add_argument("--chunk", type=int, default=100)
+    p.add_argument("--chunk", type=int, default=None, help="orders per task (default: NIJA_COPY_CHUNK_SIZE)")
     p.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", os.environ.get("REDIS_URL", "")))
     p.add_argument("--executor", choices=["celery", "inproc"], default="")
     p.add_argument("--stub-venue", action="store_true",
@@ -61,7 +61,8 @@ def _parse() -> argparse.Namespace:
 ARGS = _parse()
 if ARGS.redis:
     os.environ["REDIS_URL"] = ARGS.redis
-os.environ["NIJA_COPY_CHUNK_SIZE"] = str(ARGS.chunk)
+if ARGS.chunk:
+    os.environ["NIJA_COPY_CHUNK_SIZE"] = str(ARGS.chunk)
 
 import django  # noqa: E402
 
@@ -74,7 +75,7 @@ from django.utils import timezone  # noqa: E402
 from accounts.models import Account, RiskProfile  # noqa: E402
 from brokers import crypto  # noqa: E402
 from brokers.models import BalanceSnapshot, BrokerCredential, PaperBalance, PaperBehaviour, PaperOrder  # noqa: E402
-from copytrading.execution import copy_orders_execute  # noqa: E402
+from copytrading.execution import chunk_size, copy_orders_execute  # noqa: E402
 from copytrading.models import CopyOrder, MasterSignal  # noqa: E402
 from copytrading.services import engine_mode_set, signal_receive  # noqa: E402
 from nija_site.celery import app as celery_app  # noqa: E402
@@ -254,7 +255,8 @@ def run_fanout(n: int, executor: str) -> dict:
     planned_s = time.monotonic() - started
     if executor == "inproc":
         ids = list(CopyOrder.objects.filter(signal=sig, status="PLANNED").order_by("id").values_list("id", flat=True))
-        chunks = [ids[start:start + ARGS.chunk] for start in range(0, len(ids), ARGS.chunk)]
+        size = chunk_size()
+        chunks = [ids[start:start + size] for start in range(0, len(ids), size)]
         if ARGS.workers > 1 and connection.vendor != "sqlite":
             # Chunks taken by N threads of this process, as N workers would take them from the queue.
             from concurrent.futures import ThreadPoolExecutor
@@ -314,7 +316,7 @@ def main() -> None:
     else:
         how = "chunks one after another in this process"
     print(f"copy fan-out benchmark: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"database {db}, executor {executor} ({how}, chunks of {ARGS.chunk}), "
+          f"database {db}, executor {executor} ({how}, chunks of {chunk_size()}), "
           f"{'in-memory stub venue' if ARGS.stub_venue else 'PAPER'} latency {ARGS.latency_ms} ms per call")
     t = time.monotonic()
     call_command("migrate", verbosity=0)

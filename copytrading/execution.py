@@ -26,11 +26,12 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Account
+from core.db import rows_update
 
 from .models import CopyOrder, EngineMode, MasterSignal
 
@@ -45,18 +46,13 @@ def chunk_size() -> int:
     return int(getattr(settings, "NIJA_COPY_CHUNK_SIZE", 100))
 
 
-# No more than this many calls in flight per chunk: each holds a credential lock (the locks' Redis
-# pool queues its callers) and, on PAPER, waits for a database thread.
-MAX_IN_FLIGHT = 100
+# No more than this many calls in flight per chunk, whatever NIJA_COPY_CONCURRENCY says: each is an
+# open request to a venue (and a task and a socket in this process).
+MAX_IN_FLIGHT = 1000
 
 
 def concurrency() -> int:
-    return max(1, min(int(getattr(settings, "NIJA_COPY_CONCURRENCY", 100)), MAX_IN_FLIGHT))
-
-
-def paper_threads() -> int:
-    """Threads per chunk for PAPER's database work (PostgreSQL only; see brokers.clients.paper)."""
-    return max(1, int(getattr(settings, "NIJA_COPY_PAPER_THREADS", 8)))
+    return max(1, min(int(getattr(settings, "NIJA_COPY_CONCURRENCY", 500)), MAX_IN_FLIGHT))
 
 
 # --- thread pool for synchronous clients -------------------------------------------------------
@@ -226,6 +222,7 @@ def _caller_for(credential) -> _Caller:
 
 async def _send_all(orders: list[CopyOrder], credentials: dict[int, Any], lookup: set[int],
                     limit: int, holds: dict[int, str] | None = None) -> list[Outcome]:
+    from brokers.clients.locks import credential_locks_hold
     from brokers.clients.registry import async_clients_close
 
     gate = asyncio.Semaphore(limit)
@@ -243,8 +240,12 @@ async def _send_all(orders: list[CopyOrder], credentials: dict[int, Any], lookup
             outcome.timings["send_s"] = time.monotonic() - started
             return outcome
 
+    # Every async credential's lock taken once for the chunk, in one round trip; the threaded
+    # (alpaca-py) clients take theirs per call on their own threads.
+    pre_locked = {pk for pk, cred in credentials.items() if cred.venue not in THREADED_VENUES}
     try:
-        return list(await asyncio.gather(*(guarded(o) for o in orders)))
+        async with credential_locks_hold(pre_locked):
+            return list(await asyncio.gather(*(guarded(o) for o in orders)))
     finally:
         await async_clients_close()
 
@@ -276,16 +277,8 @@ APPLY_FIELDS = ["status", "detail", "venue_order_id", "filled_quantity", "averag
 
 
 def outcomes_store(orders: list[CopyOrder]) -> None:
-    """One parameterised UPDATE per row through executemany: far cheaper than bulk_update's CASE
-    expressions for a chunk of distinct values."""
-    if not orders:
-        return
-    fields = [CopyOrder._meta.get_field(name) for name in APPLY_FIELDS]
-    table = connection.ops.quote_name(CopyOrder._meta.db_table)
-    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
-    rows = [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] + [o.pk] for o in orders]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", rows)  # noqa: S608 - names from the model
+    with transaction.atomic():
+        rows_update(orders, APPLY_FIELDS)
 
 
 def signal_completion_check(*, signal_id: int) -> bool:
@@ -349,17 +342,12 @@ def copy_orders_execute(*, signal_id: int, order_ids: list[int], claim_token: st
             continue
         sendable.append(order)
     if sendable:
-        from brokers.clients.paper import paper_db_threads
-
-        # async_to_sync runs the loop here. PAPER's DB work runs on its own bounded thread pool when
-        # the database allows it (PostgreSQL, outside a transaction), otherwise thread-sensitively on
-        # this thread's connection (SQLite; inside a test's transaction).
+        # async_to_sync runs the loop in a helper thread; PAPER's DB work comes back to this
+        # thread (its connection, its transaction), batched per loop.
         limit = min(max_concurrency or concurrency(), MAX_IN_FLIGHT)
-        paper = any(creds[o.credential_id].venue == "paper" for o in sendable)
-        with paper_db_threads(min(paper_threads(), limit) if paper else 0):
-            outcomes += async_to_sync(_send_all)(
-                sendable, {o.credential_id: creds[o.credential_id] for o in sendable}, set(orphans), limit, holds,
-            )
+        outcomes += async_to_sync(_send_all)(
+            sendable, {o.credential_id: creds[o.credential_id] for o in sendable}, set(orphans), limit, holds,
+        )
     by_id = {o.pk: o for o in orders}
     now = timezone.now()
     updated = []

@@ -1,23 +1,16 @@
 """Clients of the PAPER venue (brokers.paper). The venue's work is database work; the async client
-runs it through asgiref's sync_to_async (thread_sensitive, so under async_to_sync it runs on the
-caller's thread and connection) and sleeps the simulated latency with asyncio.
+runs it through asgiref's sync_to_async (thread_sensitive: under async_to_sync it runs on the
+caller's thread, connection and transaction) and sleeps the simulated latency with asyncio.
 
-Thread-sensitive means every call of one event loop queues on one thread. A caller that fans out
-many calls (the copy engine) and is not inside a transaction can open `paper_db_threads(n)`: within
-it the async client runs the venue's DB work on n threads, each with its own connection, closed when
-the block ends. Only where the database takes concurrent writers (not SQLite)."""
+Its create_order calls are batched per event loop (_OrderBatcher): a fan-out's orders reach the
+venue together and are written in one transaction, instead of queueing one by one on that thread."""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import datetime as dt
-import os
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -32,77 +25,10 @@ def _venue():
     return paper
 
 
-_db_pool: contextvars.ContextVar[ThreadPoolExecutor | None] = contextvars.ContextVar("nija_paper_db_pool",
-                                                                                     default=None)
-# Idle pools of this process, by size. A pool serves one block at a time and is kept for the next
-# one, so its threads keep their DB connections (Django's CONN_MAX_AGE decides for how long).
-_idle_pools: dict[int, list[ThreadPoolExecutor]] = {}
-_idle_pools_pid = 0
-_idle_guard = threading.Lock()
-
-
-def paper_db_threads_usable() -> bool:
-    """Parallel PAPER work needs a database with concurrent writers, and a caller outside any
-    transaction (other threads' connections would not see its uncommitted rows)."""
-    from django.db import connection
-
-    return connection.vendor != "sqlite" and not connection.in_atomic_block
-
-
-@contextmanager
-def paper_db_threads(threads: int) -> Iterator[bool]:
-    """Within this block (and the async_to_sync loops it starts, which copy the context), the async
-    client runs PAPER's DB work on `threads` threads. Yields whether it is on: it stays off (the
-    thread-sensitive default) when `paper_db_threads_usable()` is false or threads < 2.
-    When the block ends, each thread's connection is closed if unusable or older than
-    CONN_MAX_AGE (always, with CONN_MAX_AGE=0), as Django does at the end of a request."""
-    if threads < 2 or not paper_db_threads_usable():
-        yield False
-        return
-    pool = _pool_take(threads)
-    token = _db_pool.set(pool)
-    try:
-        yield True
-    finally:
-        _db_pool.reset(token)
-        _on_every_thread(pool, threads, _connections_tidy)
-        with _idle_guard:
-            _idle_pools.setdefault(threads, []).append(pool)
-
-
-def _pool_take(threads: int) -> ThreadPoolExecutor:
-    global _idle_pools_pid
-    with _idle_guard:
-        if _idle_pools_pid != os.getpid():  # forked (prefork worker): the parent's threads do not exist here
-            _idle_pools.clear()
-            _idle_pools_pid = os.getpid()
-        idle = _idle_pools.get(threads)
-        if idle:
-            return idle.pop()
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="paper-db")
-    _on_every_thread(pool, threads, lambda: None)  # start all threads now: see _on_every_thread
-    return pool
-
-
-def _on_every_thread(pool: ThreadPoolExecutor, threads: int, fn: Any) -> None:
-    """Run fn once on each thread of an idle pool. Each job waits at a barrier until all have
-    started, so no thread takes two; when the pool has fewer threads, the jobs that cannot start
-    make it spawn the missing ones (it spawns while it has fewer than max_workers)."""
-    barrier = threading.Barrier(threads, timeout=10)
-
-    def job() -> None:
-        with suppress(threading.BrokenBarrierError):  # never hang: still run fn on this thread
-            barrier.wait()
-        fn()
-
-    for future in [pool.submit(job) for _ in range(threads)]:
-        future.result()
-
-
-def _connections_tidy() -> None:
-    from django.db import close_old_connections
-
-    close_old_connections()
+def _answer(result: Any, error: BaseException | None) -> Any:
+    if error is not None:
+        raise error
+    return result
 
 
 class PaperClient:
@@ -118,9 +44,7 @@ class PaperClient:
         )
         if latency:
             time.sleep(latency)
-        if error is not None:
-            raise error
-        return result
+        return _answer(result, error)
 
     def fetch_balances(self) -> dict[str, AssetBalance]:
         return self._call("fetch_balances")
@@ -132,7 +56,10 @@ class PaperClient:
         return self._call("fetch_price", symbol)
 
     def create_order(self, request: OrderRequest) -> OrderResult:
-        return self._call("create_order", request)
+        result, error, latency = _venue().paper_orders_create([(self.credential_id, request)])[0]
+        if latency:
+            time.sleep(latency)
+        return _answer(result, error)
 
     def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> OrderResult | None:
         return self._call("fetch_order_by_client_id", symbol, client_order_id)
@@ -150,6 +77,70 @@ class PaperClient:
         pass
 
 
+async def _db_run(fn: Any, *args: Any) -> Any:
+    return await sync_to_async(fn, thread_sensitive=True)(*args)
+
+
+class _OrderBatcher:
+    """Group commit for one event loop: create_order calls that arrive while a batch is in the
+    database wait and go together in the next one, one batch at a time (two at once on two threads
+    measured slower: they contend for the GIL). A fan-out of 500 orders then costs one or two
+    transactions, not 500; a lone order still goes at once, as a batch of one."""
+
+    def __init__(self) -> None:
+        self.running = False
+        self.waiting: list[tuple[int, OrderRequest, asyncio.Future]] = []
+        self.scheduled = False
+
+    def submit(self, credential_id: int, request: OrderRequest) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((credential_id, request, future))
+        self._schedule()
+        return future
+
+    def _schedule(self) -> None:
+        if self.waiting and not self.running and not self.scheduled:
+            self.scheduled = True
+            # After the current loop iteration: calls started together join one batch.
+            asyncio.get_running_loop().call_soon(self._start)
+
+    def _start(self) -> None:
+        self.scheduled = False
+        limit = _venue().MAX_ORDER_BATCH
+        batch, self.waiting = self.waiting[:limit], self.waiting[limit:]
+        self.running = True
+        asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch: list[tuple[int, OrderRequest, asyncio.Future]]) -> None:
+        try:
+            answers = await _db_run(_venue().paper_orders_create, [(cid, request) for cid, request, _ in batch])
+        except BaseException as exc:  # the batch failed as a whole (database down): every caller sees it
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for (*_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
+        finally:
+            self.running = False
+            self._schedule()
+
+
+# One batcher per event loop: its futures belong to that loop.
+_batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _order_batcher() -> _OrderBatcher:
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(loop)
+    if batcher is None:
+        batcher = _batchers[loop] = _OrderBatcher()
+    return batcher
+
+
 class AsyncPaperClient:
     venue = "paper"
 
@@ -158,20 +149,11 @@ class AsyncPaperClient:
 
     async def _call(self, operation: str, *args: Any) -> Any:
         paper = _venue()
-        pool = _db_pool.get()
-        if pool is not None:
-            result, error, latency = await asyncio.get_running_loop().run_in_executor(
-                pool, paper.paper_call, self.credential_id, operation, paper.VENUE_OPERATIONS[operation], *args
-            )
-        else:
-            result, error, latency = await sync_to_async(paper.paper_call, thread_sensitive=True)(
-                self.credential_id, operation, paper.VENUE_OPERATIONS[operation], *args
-            )
+        result, error, latency = await _db_run(
+            paper.paper_call, self.credential_id, operation, paper.VENUE_OPERATIONS[operation], *args)
         if latency:
             await asyncio.sleep(latency)
-        if error is not None:
-            raise error
-        return result
+        return _answer(result, error)
 
     async def fetch_balances(self) -> dict[str, AssetBalance]:
         return await self._call("fetch_balances")
@@ -183,7 +165,10 @@ class AsyncPaperClient:
         return await self._call("fetch_price", symbol)
 
     async def create_order(self, request: OrderRequest) -> OrderResult:
-        return await self._call("create_order", request)
+        result, error, latency = await _order_batcher().submit(self.credential_id, request)
+        if latency:
+            await asyncio.sleep(latency)
+        return _answer(result, error)
 
     async def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> OrderResult | None:
         return await self._call("fetch_order_by_client_id", symbol, client_order_id)

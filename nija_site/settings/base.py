@@ -201,11 +201,12 @@ NIJA_SIGNAL_SECRET = env("NIJA_SIGNAL_SECRET", default="")
 # NIJA_COPY_CONCURRENCY in flight per chunk; a SUBMITTING order quiet for longer than
 # NIJA_COPY_SUBMIT_STALE_SECONDS is looked up by reconciliation.
 NIJA_COPY_BALANCE_MAX_AGE = env.int("NIJA_COPY_BALANCE_MAX_AGE", default=900)
-NIJA_COPY_CHUNK_SIZE = env.int("NIJA_COPY_CHUNK_SIZE", default=100)
-NIJA_COPY_CONCURRENCY = env.int("NIJA_COPY_CONCURRENCY", default=100)
+# A chunk is mostly waiting for venues, so one task keeps a whole chunk in flight; bigger chunks
+# pay the per-task costs (claim, loads, one lock round trip, outcome writes) less often
+# (bench/results/copy_fanout.md).
+NIJA_COPY_CHUNK_SIZE = env.int("NIJA_COPY_CHUNK_SIZE", default=500)
+NIJA_COPY_CONCURRENCY = env.int("NIJA_COPY_CONCURRENCY", default=500)
 NIJA_COPY_THREADS = env.int("NIJA_COPY_THREADS", default=8)
-# Threads per chunk for PAPER's database work on PostgreSQL (SQLite keeps it on the task's thread).
-NIJA_COPY_PAPER_THREADS = env.int("NIJA_COPY_PAPER_THREADS", default=8)
 NIJA_COPY_SUBMIT_STALE_SECONDS = env.int("NIJA_COPY_SUBMIT_STALE_SECONDS", default=300)
 NIJA_BALANCE_CACHE_TTL = env.int("NIJA_BALANCE_CACHE_TTL", default=120)
 # BALANCE_DROP alert: a fall of at least this % against the previous good snapshot.

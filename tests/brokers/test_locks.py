@@ -138,3 +138,128 @@ def test_child_tasks_do_not_share_their_parents_lock(db):
 
     async_to_sync(parent)()
     assert order == ["parent done", "child"]
+
+
+# --- a chunk's locks, taken together (credential_locks_hold) -------------------------------------
+@pytest.fixture(params=["file", "redis"])
+def lock_backend(request, settings, monkeypatch):
+    from brokers.clients import locks
+
+    settings.REDIS_URL = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.3)  # a caller shut out gives up quickly
+    return request.param
+
+
+def _try_lock_from_another_thread(credential_id: int) -> str:
+    import threading
+
+    from brokers.clients.base import BrokerUnavailableError
+
+    seen: list[str] = []
+
+    def attempt() -> None:
+        try:
+            with credential_lock(credential_id):
+                seen.append("got it")
+        except BrokerUnavailableError:
+            seen.append("busy")
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    thread.join(10)
+    return seen[0]
+
+
+def test_a_block_holds_every_free_credential_until_it_ends(db, lock_backend):
+    import asyncio
+
+    from brokers.clients.locks import credential_locks_hold
+
+    async def chunk() -> tuple[set[int], list[str]]:
+        async with credential_locks_hold([81, 82, 82]) as taken:
+            outside = [await asyncio.to_thread(_try_lock_from_another_thread, i) for i in (81, 82)]
+            async with async_credential_lock(81), async_credential_lock(82):  # inside: no wait
+                pass
+        return taken, outside
+
+    taken, outside = async_to_sync(chunk)()
+    assert taken == {81, 82}
+    assert outside == ["busy", "busy"]
+    assert [_try_lock_from_another_thread(i) for i in (81, 82)] == ["got it", "got it"]  # released at the end
+
+
+def test_a_credential_busy_elsewhere_is_locked_per_call_as_usual(db, lock_backend):
+    import asyncio
+    import threading
+
+    from brokers.clients.locks import credential_locks_hold
+
+    held, release = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def holder() -> None:
+        with credential_lock(83):
+            held.set()
+            release.wait(5)
+            events.append("holder released 83")
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+
+    async def chunk() -> set[int]:
+        async with credential_locks_hold({83, 84}) as taken:
+            asyncio.get_running_loop().call_later(0.1, release.set)
+            async with async_credential_lock(83):  # waits for the holder, then takes it per call
+                events.append("chunk called 83")
+        return taken
+
+    taken = async_to_sync(chunk)()
+    thread.join(5)
+    assert taken == {84}
+    assert events == ["holder released 83", "chunk called 83"]
+
+
+def test_tasks_of_a_block_take_turns_on_one_credential(db, lock_backend):
+    import asyncio
+    import time as clock
+
+    from brokers.clients.locks import credential_locks_hold
+
+    spans: list[tuple[float, float]] = []
+
+    async def call() -> None:
+        async with async_credential_lock(85):
+            started = clock.monotonic()
+            await asyncio.sleep(0.05)
+            spans.append((started, clock.monotonic()))
+
+    async def chunk() -> None:
+        async with credential_locks_hold({85}):
+            await asyncio.gather(call(), call(), call())
+
+    async_to_sync(chunk)()
+    spans.sort()
+    assert len(spans) == 3
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False))
+
+
+def test_a_long_block_keeps_its_redis_locks_alive(db, settings, redis_url, monkeypatch):
+    import asyncio
+
+    import redis
+
+    from brokers.clients import locks
+
+    settings.REDIS_URL = redis_url
+    monkeypatch.setattr(locks, "LOCK_TTL_SECONDS", 0.3)  # renewed every 0.1 s
+    server = redis.Redis.from_url(redis_url)
+
+    async def chunk() -> int:
+        async with locks.credential_locks_hold({86}):
+            await asyncio.sleep(0.8)  # well past the TTL
+            return server.pttl(locks._lock_name(86))
+
+    ttl_at_the_end = async_to_sync(chunk)()
+    assert 0 < ttl_at_the_end <= 300
+    assert not server.exists(locks._lock_name(86))

@@ -1,0 +1,144 @@
+"""Plain SQL for hot paths (a copy fan-out writes thousands of rows per signal), where the ORM's
+query building costs more CPU than the queries themselves. Same connection and transaction as
+the ORM; errors are still Django's (IntegrityError ...)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, models
+
+
+@contextlib.contextmanager
+def prepared_cursor() -> Iterator[Any]:
+    """On PostgreSQL a cursor that binds server-side, so psycopg prepares a statement run often on
+    one connection (parsed and planned once) and pipelines executemany; Django's cursors bind
+    client-side, re-parsing every query's text. Elsewhere Django's cursor."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def sql_in(column: str, values: list) -> tuple[str, list]:
+    """`column IN values` as SQL and params. On PostgreSQL one array parameter: the statement's text
+    stays the same whatever the number of values, so it is prepared once per connection."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def table(model: type) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def db_decimal(value: Any) -> Decimal:
+    """SQLite hands NUMERIC columns back as int or float; repr() keeps the digits that were stored."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+# Stock field types whose get_db_prep_save hands a value of this exact Python type to PostgreSQL's
+# driver unchanged (checked against Django 5.2: to_python is the identity for it, and the backend's
+# adapt_* returns it as is). Aware datetimes only: a naive one takes the full path and its warning.
+_PASS_THROUGH = (
+    (models.DecimalField, Decimal), (models.CharField, str), (models.TextField, str), (models.IntegerField, int),
+    (models.BooleanField, bool), (models.DateTimeField, dt.datetime), (models.ForeignKey, int),
+)
+_PREP_METHODS = ("get_prep_value", "get_db_prep_value", "get_db_prep_save")
+
+
+def _pass_through_type(field: Any) -> type | None:
+    if connection.vendor != "postgresql":
+        return None
+    for base, python_type in _PASS_THROUGH:
+        # A subclass that changes preparation (CurrencyField upper-cases) always takes the full path.
+        if isinstance(field, base) and all(getattr(type(field), m) is getattr(base, m) for m in _PREP_METHODS):
+            return python_type
+    return None
+
+
+def _db_values(fields: list, objs: list) -> list[list]:
+    """Each field's value as the driver takes it. get_db_prep_save costs a few µs a call, the bulk
+    of writing thousands of rows; values it would hand over unchanged skip it."""
+    plans = [(f.attname, _pass_through_type(f), f) for f in fields]
+    rows = []
+    for obj in objs:
+        row = []
+        for attname, python_type, field in plans:
+            value = getattr(obj, attname)
+            if python_type is not None and (value is None or (
+                    type(value) is python_type and (python_type is not dt.datetime or value.tzinfo is not None))):
+                row.append(value)
+            else:
+                row.append(field.get_db_prep_save(value, connection))
+        rows.append(row)
+    return rows
+
+
+def _unnest(fields: list) -> str:
+    """`unnest(%s::type[], ...)`: one array parameter per column, so a statement covers any number
+    of rows with the same text (prepared once) and PostgreSQL runs it once, not once per row."""
+    return "unnest(" + ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields) + ")"
+
+
+def rows_insert(objs: list[Any], *, returning: bool = False) -> None:
+    """INSERT model instances (every concrete field but the id) in one statement on PostgreSQL,
+    one prepared executemany elsewhere; with `returning`, each instance gets its id back.
+    No signals, no save(): for rows a service has already validated."""
+    if not objs:
+        return
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    rows = _db_values(fields, objs)
+    if connection.vendor == "postgresql":
+        sql = f"INSERT INTO {table(model)} ({names}) SELECT * FROM {_unnest(fields)}"  # noqa: S608 - model names
+        with prepared_cursor() as cursor:
+            cursor.execute(sql + (" RETURNING id" if returning else ""), [list(col) for col in zip(*rows, strict=True)])
+            if returning:  # INSERT ... SELECT unnest returns rows in input order (Django's bulk_create relies on it)
+                for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                    obj.pk = pk
+        return
+    sql = f"INSERT INTO {table(model)} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+    with connection.cursor() as cursor:
+        if not returning:
+            cursor.executemany(sql, rows)
+            return
+        for obj, row in zip(objs, rows, strict=True):
+            cursor.execute(sql, row)
+            obj.pk = cursor.lastrowid
+
+
+def rows_update(objs: list[Any], field_names: list[str]) -> None:
+    """UPDATE these fields of model instances by id, in one statement on PostgreSQL (UPDATE ...
+    FROM unnest), one prepared executemany elsewhere. Far cheaper than bulk_update's CASE
+    expressions for many rows with distinct values."""
+    if not objs:
+        return
+    model = type(objs[0])
+    fields = [model._meta.get_field(name) for name in field_names]
+    rows = _db_values(fields, objs)
+    if connection.vendor == "postgresql":
+        pk = model._meta.pk
+        names = [connection.ops.quote_name(f.column) for f in fields]
+        sets = ", ".join(f"{name} = v.{name}" for name in names)
+        sql = (f"UPDATE {table(model)} AS t SET {sets} FROM {_unnest([*fields, pk])} "  # noqa: S608 - model names
+               f"AS v({', '.join(names)}, _pk) WHERE t.{connection.ops.quote_name(pk.column)} = v._pk")
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, [list(col) for col in zip(*rows, strict=True)] + [[obj.pk for obj in objs]])
+        return
+    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table(model)} SET {sets} WHERE id = %s",  # noqa: S608 - model names
+                           [row + [obj.pk] for row, obj in zip(rows, objs, strict=True)])
