@@ -446,49 +446,47 @@ def _order_fill(credential_id: int, request: OrderRequest, market: MarketRules, 
 def _orders_match(calls: list[tuple[int, OrderRequest]]) -> list[tuple[OrderResult | None, BrokerError | None]]:
     """One batch in the caller's transaction: lock the balances, find orders already stored under
     the same client order ids, match the rest in order, write orders, fills and balances."""
-    answers: list[tuple[OrderResult | None, BrokerError | None] | None] = [None] * len(calls)
+    outcomes: list[PaperOrder | BrokerError | None] = [None] * len(calls)
     markets: dict[int, MarketRules] = {}
     for i, (_cid, request) in enumerate(calls):
         try:
             markets[i] = _order_check(request)
         except BrokerError as exc:
-            answers[i] = (None, exc)
-    if not markets:
-        return answers
-    balances = _balances_locked({(calls[i][0], a) for i, m in markets.items() for a in (m.base, m.quote)})
-    # Checked after the balance locks: every create_order takes them first, so no concurrent call
-    # can store one of these client order ids between this read and our insert.
-    known = _orders_existing({(calls[i][0], calls[i][1].client_order_id) for i in markets})
-    prices = _prices({calls[i][1].symbol for i in markets})
-    now = timezone.now()
-    orders: list[PaperOrder] = []
-    trades: list[PaperTrade] = []
-    changed: dict[int, PaperBalance] = {}
-    for i, market in markets.items():
-        cid, request = calls[i]
-        key = (cid, request.client_order_id)
-        if key in known:  # same client order id: the venue answers with the order it already has
-            answers[i] = (known[key], None)
-            continue
-        base, quote = balances[(cid, market.base)], balances[(cid, market.quote)]
-        before = (base.free, base.used, quote.free, quote.used)
-        try:
-            order, trade = _order_fill(cid, request, market, prices[request.symbol], base, quote, now)
-        except BrokerError as exc:
-            base.free, base.used, quote.free, quote.used = before
-            answers[i] = (None, exc)
-            continue
-        known[key] = order
-        answers[i] = (order, None)
-        orders.append(order)
-        trades += [trade] if trade else []
-        changed[base.pk], changed[quote.pk] = base, quote
-    rows_insert(orders, returning=True)
-    for trade in trades:
-        trade.order_id = trade.order.pk
-    rows_insert(trades)
-    rows_update(list(changed.values()), ["free", "used"])
-    return [(None, a[1]) if a[1] else (_result(a[0]), None) for a in answers]
+            outcomes[i] = exc
+    if markets:
+        balances = _balances_locked({(calls[i][0], a) for i, m in markets.items() for a in (m.base, m.quote)})
+        # Checked after the balance locks: every create_order takes them first, so no concurrent call
+        # can store one of these client order ids between this read and our insert.
+        known = _orders_existing({(calls[i][0], calls[i][1].client_order_id) for i in markets})
+        prices = _prices({calls[i][1].symbol for i in markets})
+        now = timezone.now()
+        orders: list[PaperOrder] = []
+        trades: list[PaperTrade] = []
+        changed: dict[int, PaperBalance] = {}
+        for i, market in markets.items():
+            cid, request = calls[i]
+            key = (cid, request.client_order_id)
+            if key in known:  # same client order id (even earlier in this batch): the order it already has
+                outcomes[i] = known[key]
+                continue
+            base, quote = balances[(cid, market.base)], balances[(cid, market.quote)]
+            before = (base.free, base.used, quote.free, quote.used)
+            try:
+                order, trade = _order_fill(cid, request, market, prices[request.symbol], base, quote, now)
+            except BrokerError as exc:  # refused: its balances are as they were
+                base.free, base.used, quote.free, quote.used = before
+                outcomes[i] = exc
+                continue
+            outcomes[i] = known[key] = order
+            orders.append(order)
+            trades += [trade] if trade else []
+            changed[base.pk], changed[quote.pk] = base, quote
+        rows_insert(orders, returning=True)
+        for trade in trades:
+            trade.order_id = trade.order.pk
+        rows_insert(trades)
+        rows_update(list(changed.values()), ["free", "used"])
+    return [(None, o) if isinstance(o, BrokerError) else (_result(o), None) for o in outcomes]
 
 
 def paper_orders_create(calls: list[tuple[int, OrderRequest]]) -> list[tuple[Any, BaseException | None, float]]:
@@ -529,8 +527,9 @@ def _orders_match_atomic(calls: list[tuple[int, OrderRequest]]) -> list[tuple[Or
             with transaction.atomic():
                 return _orders_match(calls)
         except IntegrityError:
-            # A client order id stored concurrently by a caller that skipped the balance locks
-            # (none in this module does): nothing of this batch was kept; the retry finds it.
+            # A client order id stored by a writer that skipped the balance locks (nothing in this
+            # module does; a defence, not a path): nothing of this batch was kept, the retry
+            # answers that order from the book.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")

@@ -26,12 +26,11 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import connections, transaction
-from django.db.models import F
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from core.db import rows_update
+from core.db import prepared_cursor, rows_update, sql_in, table
 
 from .models import CopyOrder, EngineMode, MasterSignal
 
@@ -90,13 +89,17 @@ def copy_orders_claim(*, order_ids: list[int], token: str) -> tuple[list[int], l
     status='PLANNED' over the chunk: each row moves at most once, so of two deliveries racing for a
     row exactly one gets it. Returns (claimed now, orphans: rows already SUBMITTING under this same
     token, i.e. claimed by an earlier delivery of this task whose worker died)."""
-    orphans = list(CopyOrder.objects.filter(pk__in=order_ids, status=CopyOrder.Status.SUBMITTING, claim_token=token)
-                   .values_list("pk", flat=True))
-    CopyOrder.objects.filter(pk__in=order_ids, status=CopyOrder.Status.PLANNED).update(
-        status=CopyOrder.Status.SUBMITTING, claim_token=token, claimed_at=timezone.now(), attempts=F("attempts") + 1,
-    )
-    claimed = list(CopyOrder.objects.filter(pk__in=order_ids, status=CopyOrder.Status.SUBMITTING, claim_token=token)
-                   .exclude(pk__in=orphans).values_list("pk", flat=True))
+    by_id, ids = sql_in("id", order_ids)
+    claimed_at = CopyOrder._meta.get_field("claimed_at").get_db_prep_save(timezone.now(), connection)
+    submitting, planned = CopyOrder.Status.SUBMITTING.value, CopyOrder.Status.PLANNED.value
+    with transaction.atomic(), prepared_cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table(CopyOrder)} WHERE {by_id} AND status = %s AND claim_token = %s",  # noqa: S608
+                       [*ids, submitting, token])
+        orphans = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(f"UPDATE {table(CopyOrder)} SET status = %s, claim_token = %s, claimed_at = %s, "  # noqa: S608
+                       f"attempts = attempts + 1 WHERE {by_id} AND status = %s RETURNING id",
+                       [submitting, token, claimed_at, *ids, planned])
+        claimed = sorted(pk for (pk,) in cursor.fetchall())
     return claimed, orphans
 
 
