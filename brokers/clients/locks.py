@@ -32,6 +32,9 @@ from .base import BrokerUnavailableError
 
 LOCK_TTL_SECONDS = 120  # a Redis lock whose holder died expires after this
 LOCK_WAIT_SECONDS = 60  # how long a caller waits for a busy credential before giving up (nothing sent)
+# A block's locks are renewed while it runs, so their TTL can be short: a killed worker's chunk
+# frees its credentials within this, before a waiting caller gives up.
+BLOCK_LOCK_TTL_SECONDS = 30
 
 # (credential id, owner) pairs held by the current thread or task. The owner matters: child tasks
 # and threads copy this context, and must wait for the lock rather than share their parent's.
@@ -239,7 +242,7 @@ async def credential_locks_hold(credential_ids: set[int] | list[int]) -> AsyncIt
     token = uuid.uuid4().hex
     if ids and settings.REDIS_URL:
         keys = [_lock_name(i) for i in ids]
-        flags = await _async_redis().eval(_TAKE_ALL, len(keys), *keys, token, int(LOCK_TTL_SECONDS * 1000))
+        flags = await _async_redis().eval(_TAKE_ALL, len(keys), *keys, token, int(BLOCK_LOCK_TTL_SECONDS * 1000))
         taken = {i for i, flag in zip(ids, flags, strict=True) if flag}
         if taken:
             keeper = asyncio.get_running_loop().create_task(_keep_alive([_lock_name(i) for i in taken], token))
@@ -273,5 +276,5 @@ async def credential_locks_hold(credential_ids: set[int] | list[int]) -> AsyncIt
 async def _keep_alive(keys: list[str], token: str) -> None:
     """Renew the block's locks every third of their TTL, so a long block never loses them."""
     while True:
-        await asyncio.sleep(LOCK_TTL_SECONDS / 3)
-        await _async_redis().eval(_KEEP_OR_DROP, len(keys), *keys, token, int(LOCK_TTL_SECONDS * 1000))
+        await asyncio.sleep(BLOCK_LOCK_TTL_SECONDS / 3)
+        await _async_redis().eval(_KEEP_OR_DROP, len(keys), *keys, token, int(BLOCK_LOCK_TTL_SECONDS * 1000))

@@ -252,7 +252,7 @@ def test_a_long_block_keeps_its_redis_locks_alive(db, settings, redis_url, monke
     from brokers.clients import locks
 
     settings.REDIS_URL = redis_url
-    monkeypatch.setattr(locks, "LOCK_TTL_SECONDS", 0.3)  # renewed every 0.1 s
+    monkeypatch.setattr(locks, "BLOCK_LOCK_TTL_SECONDS", 0.3)  # renewed every 0.1 s
     server = redis.Redis.from_url(redis_url)
 
     async def chunk() -> int:

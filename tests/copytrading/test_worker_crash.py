@@ -63,8 +63,8 @@ def _kill(proc: subprocess.Popen | None) -> None:
 
 
 def _release_dead_workers_locks(redis_url: str) -> None:
-    """The dead worker's credential locks would expire after their TTL (brokers.clients.locks);
-    the test removes them instead of waiting that long."""
+    """The dead worker's chunk held its credentials' locks; they would expire after their TTL
+    (BLOCK_LOCK_TTL_SECONDS in brokers.clients.locks); the test removes them instead of waiting."""
     import redis
 
     from brokers.clients.locks import _lock_name
