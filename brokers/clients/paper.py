@@ -88,7 +88,7 @@ class _OrderBatcher:
     transactions, not 500; a lone order still goes at once, as a batch of one."""
 
     def __init__(self) -> None:
-        self.running = False
+        self.running: asyncio.Task | None = None  # referenced, so the loop cannot drop it mid-batch
         self.waiting: list[tuple[int, OrderRequest, asyncio.Future]] = []
         self.scheduled = False
 
@@ -108,8 +108,7 @@ class _OrderBatcher:
         self.scheduled = False
         limit = _venue().MAX_ORDER_BATCH
         batch, self.waiting = self.waiting[:limit], self.waiting[limit:]
-        self.running = True
-        asyncio.get_running_loop().create_task(self._run(batch))
+        self.running = asyncio.get_running_loop().create_task(self._run(batch))
 
     async def _run(self, batch: list[tuple[int, OrderRequest, asyncio.Future]]) -> None:
         try:
@@ -125,7 +124,7 @@ class _OrderBatcher:
                 if not future.done():
                     future.set_result(answer)
         finally:
-            self.running = False
+            self.running = None
             self._schedule()
 
 
