@@ -6,8 +6,12 @@ message with any of our key material scrubbed out."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
+import threading
+import time
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -205,6 +209,34 @@ def permissions_from(venue: str, payload: Any) -> PermissionReport:
     return PermissionReport(can_trade=None, can_withdraw=None, detail={"note": "the venue gives no permission check"})
 
 
+# Markets are public and the same for every key of an exchange, but each ccxt instance loads them
+# itself (one or two large requests, then parsing) before its first call. A copy fan-out builds an
+# instance per follower credential, so every instance takes them from one loaded instance per
+# exchange and process instead (ccxt's set_markets_from_exchange, which also copies the helper
+# options some exchanges build while loading), reloaded from the venue after MARKETS_TTL_SECONDS.
+MARKETS_TTL_SECONDS = 3600
+_market_sources: dict[tuple[str, bool], tuple[float, Any]] = {}
+_market_sources_guard = threading.Lock()
+
+
+def _market_source(key: tuple[str, bool]) -> Any | None:
+    with _market_sources_guard:
+        hit = _market_sources.get(key)
+    if hit and time.monotonic() - hit[0] < MARKETS_TTL_SECONDS:
+        return hit[1]
+    return None
+
+
+def _market_source_set(key: tuple[str, bool], exchange: Any) -> None:
+    with _market_sources_guard:
+        _market_sources[key] = (time.monotonic(), exchange)
+
+
+def market_sources_clear() -> None:
+    with _market_sources_guard:
+        _market_sources.clear()
+
+
 class _Common:
     _library: Any  # ccxt or ccxt.async_support: the same exchange classes, sync or awaitable
 
@@ -213,8 +245,19 @@ class _Common:
         self.venue = exchange_id
         self._secrets = (api_key, api_secret, passphrase)
         self.exchange = getattr(self._library, exchange_id)(self._config(api_key, api_secret, passphrase))
+        self._markets_key = (exchange_id, sandbox)
         if sandbox:
             self.exchange.set_sandbox_mode(True)
+
+    def _markets_shared(self) -> bool:
+        """Take the markets another instance loaded, if any is fresh. True when the markets are set."""
+        if self.exchange.markets:
+            return True
+        source = _market_source(self._markets_key)
+        if source is not None:
+            self.exchange.set_markets_from_exchange(source)
+            return True
+        return False
 
     def _config(self, api_key: str, api_secret: str, passphrase: str) -> dict:
         return {"apiKey": api_key, "secret": api_secret, "password": passphrase or None, "enableRateLimit": True,
@@ -228,11 +271,13 @@ class CcxtClient(_Common):
     _library = ccxt
 
     def _markets(self) -> None:
-        if not self.exchange.markets:
+        if not self._markets_shared():
             self.exchange.load_markets()
+            _market_source_set(self._markets_key, self.exchange)
 
     def fetch_balances(self) -> dict[str, AssetBalance]:
         try:
+            self._markets()  # ccxt loads them inside fetch_balance otherwise: take the shared ones
             return parse_balances(self.exchange.fetch_balance())
         except ccxt.BaseError as exc:
             raise self._error(exc) from None
@@ -319,15 +364,33 @@ class CcxtClient(_Common):
         pass
 
 
+_loading: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {markets key: loading future}
+
+
 class AsyncCcxtClient(_Common):
     _library = ccxt_async
 
     async def _markets(self) -> None:
-        if not self.exchange.markets:
-            await self.exchange.load_markets()
+        if self._markets_shared():
+            return
+        # One load per exchange for all the instances of this event loop that need it at once.
+        loading = _loading.setdefault(asyncio.get_running_loop(), {})
+        pending = loading.get(self._markets_key)
+        if pending is None:
+            pending = loading[self._markets_key] = asyncio.ensure_future(self._markets_load())
+            pending.add_done_callback(lambda _done, key=self._markets_key: loading.pop(key, None))
+        source = await asyncio.shield(pending)
+        if source is not self.exchange:
+            self.exchange.set_markets_from_exchange(source)
+
+    async def _markets_load(self) -> Any:
+        await self.exchange.load_markets()
+        _market_source_set(self._markets_key, self.exchange)
+        return self.exchange
 
     async def fetch_balances(self) -> dict[str, AssetBalance]:
         try:
+            await self._markets()  # ccxt loads them inside fetch_balance otherwise: take the shared ones
             return parse_balances(await self.exchange.fetch_balance())
         except ccxt.BaseError as exc:
             raise self._error(exc) from None

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from brokers.clients.ccxt_client import market_sources_clear
 from brokers.clients.registry import client_cache_clear
 from brokers.models import BrokerCredential
 from brokers.paper import paper_fund
@@ -13,10 +14,13 @@ from brokers.services import credential_add
 
 @pytest.fixture(autouse=True)
 def _fresh_client_cache():
-    # Credential ids repeat across test databases; a cached client must not outlive its test.
+    # Credential ids repeat across test databases; a cached client (or shared markets) must not
+    # outlive its test.
     client_cache_clear()
+    market_sources_clear()
     yield
     client_cache_clear()
+    market_sources_clear()
 
 
 @pytest.fixture

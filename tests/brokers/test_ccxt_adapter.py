@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import secrets
@@ -248,3 +249,72 @@ def test_any_ccxt_exchange_id_gets_a_client():
     binance = CcxtClient(exchange_id="binance", api_key="k" * 8, api_secret="s" * 8)
     assert binance.venue == "binance"
     assert binance.check_permissions().can_withdraw is None
+
+
+# --- markets: loaded once per exchange and process, shared by every instance ---------------------
+def _markets_from_the_venue(exchange, loads: list[str], *, asynchronous: bool = False) -> None:
+    """The venue's two public market requests, answered from the recorded Kraken markets; ccxt's
+    own load_markets / set_markets run on them. Each load is counted."""
+    from .ccxt_replay import _load
+
+    def markets(params=None):
+        loads.append(exchange.id)
+        return list(_load("markets", "kraken").values())
+
+    def currencies(params=None):
+        return _load("currencies", "kraken")
+
+    if asynchronous:
+        async def markets_async(params=None):
+            await asyncio.sleep(0.01)  # a real request takes time: others arrive meanwhile
+            return markets(params)
+
+        async def currencies_async(params=None):
+            return currencies(params)
+
+        exchange.fetch_markets, exchange.fetch_currencies = markets_async, currencies_async
+    else:
+        exchange.fetch_markets, exchange.fetch_currencies = markets, currencies
+
+
+def _bare(cls=CcxtClient):
+    return cls(exchange_id="kraken", api_key=API_KEY, api_secret=API_SECRET)
+
+
+def test_a_second_instance_takes_the_markets_the_first_loaded(monkeypatch):
+    loads: list[str] = []
+    first, second = _bare(), _bare()
+    _markets_from_the_venue(first.exchange, loads)
+    _markets_from_the_venue(second.exchange, loads)
+    assert first.fetch_markets()["BTC/USD"].amount_step == Decimal("1E-8")
+    assert second.fetch_markets()["BTC/USD"].amount_step == Decimal("1E-8")
+    assert loads == ["kraken"]  # the second instance asked the venue nothing
+    assert second.exchange.markets is first.exchange.markets
+    for helper in first.exchange.options.get("marketHelperProps", []):  # e.g. Kraken's marketsByAltname
+        assert second.exchange.options.get(helper) is first.exchange.options.get(helper)
+
+    from brokers.clients import ccxt_client
+
+    monkeypatch.setattr(ccxt_client, "MARKETS_TTL_SECONDS", 0)  # stale: the next instance reloads
+    third = _bare()
+    _markets_from_the_venue(third.exchange, loads)
+    third.fetch_markets()
+    assert loads == ["kraken", "kraken"]
+
+
+def test_async_instances_needing_markets_at_once_share_one_load():
+    loads: list[str] = []
+
+    async def fan_out():
+        clients = [_bare(AsyncCcxtClient) for _ in range(5)]
+        for c in clients:
+            _markets_from_the_venue(c.exchange, loads, asynchronous=True)
+        try:
+            return await asyncio.gather(*(c.fetch_markets() for c in clients))
+        finally:
+            for c in clients:
+                await c.close()
+
+    results = async_to_sync(fan_out)()
+    assert loads == ["kraken"]
+    assert all(r["BTC/USD"] == results[0]["BTC/USD"] for r in results)
