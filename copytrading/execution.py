@@ -42,7 +42,7 @@ BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0)
 
 
 def chunk_size() -> int:
-    return int(getattr(settings, "NIJA_COPY_CHUNK_SIZE", 100))
+    return int(getattr(settings, "NIJA_COPY_CHUNK_SIZE", 500))
 
 
 # No more than this many calls in flight per chunk, whatever NIJA_COPY_CONCURRENCY says: each is an
