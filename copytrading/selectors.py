@@ -43,7 +43,11 @@ class BalanceFacts:
     unpriced_assets: list[str] = field(default_factory=list)
 
 
-def _latest_ok_rows(account_ids: list[int], *, since: dt.datetime | None = None, earliest: bool = False):
+_SNAPSHOT_COLUMNS = ("account_id", "venue", "asset", "total", "usd_value", "fetched_at")
+
+
+def _latest_ok_rows(account_ids: list[int], *, since: dt.datetime | None = None, earliest: bool = False,
+                    columns: tuple[str, ...] = _SNAPSHOT_COLUMNS):
     from brokers.models import BalanceSnapshot
 
     pick = BalanceSnapshot.objects.filter(
@@ -56,7 +60,7 @@ def _latest_ok_rows(account_ids: list[int], *, since: dt.datetime | None = None,
                                           fetched_at=Subquery(pick))
     if since is not None:
         rows = rows.filter(fetched_at__gte=since)
-    return rows.values_list("account_id", "venue", "asset", "total", "usd_value", "fetched_at")
+    return rows.values_list(*columns)
 
 
 def balances_for_accounts(*, account_ids: list[int], now: dt.datetime | None = None) -> dict[int, BalanceFacts]:
@@ -84,8 +88,9 @@ def balances_for_accounts(*, account_ids: list[int], now: dt.datetime | None = N
                 f.positions[asset] = f.positions.get(asset, Decimal("0")) + usd_value
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         start_equity: dict[int, Decimal] = defaultdict(Decimal)
-        for account_id, _venue, _asset, _total, usd_value, _at in _latest_ok_rows(chunk, since=day_start,
-                                                                                  earliest=True):
+        # only the two columns summed: thousands of rows, each datetime costs a conversion
+        for account_id, usd_value in _latest_ok_rows(chunk, since=day_start, earliest=True,
+                                                     columns=("account_id", "usd_value")):
             start_equity[account_id] += usd_value or Decimal("0")
         for account_id, value in start_equity.items():
             if account_id in facts:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
 
 @contextlib.contextmanager
@@ -92,23 +93,42 @@ def _unnest(fields: list) -> str:
     return "unnest(" + ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields) + ")"
 
 
-def rows_insert(objs: list[Any], *, returning: bool = False) -> None:
-    """INSERT model instances (every concrete field but the id) in one statement on PostgreSQL,
-    one prepared executemany elsewhere; with `returning`, each instance gets its id back.
-    No signals, no save(): for rows a service has already validated."""
+def rows_insert(objs: list[Any], *, model: type | None = None, returning: bool = False) -> None:
+    """INSERT objects as rows of `model` (default: the objects' class), each concrete field but the
+    id read from the attribute of its name. Columns the objects do not have (plain objects carrying
+    only what a service set) take the field's default, auto_now fields the current time, prepared
+    once for every row. One statement on PostgreSQL (COPY, or INSERT ... SELECT unnest when the ids
+    are wanted back), one prepared executemany elsewhere. With `returning`, each object gets its id
+    as `pk`. No signals, no save(): for rows a service has built and validated."""
     if not objs:
         return
-    model = type(objs[0])
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    model = model or type(objs[0])
+    now = timezone.now()
+    fields, missing = [], []
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        if hasattr(objs[0], f.attname) and not (getattr(f, "auto_now", False) and getattr(objs[0], f.attname) is None):
+            fields.append(f)
+        else:
+            missing.append(f)
+    defaults = [f.get_db_prep_save(now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+                                   else f.get_default(), connection) for f in missing]
+    rows = [row + defaults for row in _db_values(fields, objs)] if defaults else _db_values(fields, objs)
+    fields += missing
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    rows = _db_values(fields, objs)
     if connection.vendor == "postgresql":
-        sql = f"INSERT INTO {table(model)} ({names}) SELECT * FROM {_unnest(fields)}"  # noqa: S608 - model names
         with prepared_cursor() as cursor:
-            cursor.execute(sql + (" RETURNING id" if returning else ""), [list(col) for col in zip(*rows, strict=True)])
-            if returning:  # INSERT ... SELECT unnest returns rows in input order (Django's bulk_create relies on it)
-                for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-                    obj.pk = pk
+            if not returning:  # COPY streams the rows in one statement, on the caller's transaction
+                with cursor.copy(f"COPY {table(model)} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                return
+            cursor.execute(f"INSERT INTO {table(model)} ({names}) SELECT * FROM {_unnest(fields)} RETURNING id",  # noqa: S608
+                           [list(col) for col in zip(*rows, strict=True)])
+            # INSERT ... SELECT unnest returns rows in input order (Django's bulk_create relies on it)
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
         return
     sql = f"INSERT INTO {table(model)} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
     with connection.cursor() as cursor:

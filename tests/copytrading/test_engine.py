@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from decimal import Decimal as D
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,6 +16,7 @@ from accounts.services import account_trading_disable
 from brokers.models import PaperOrder
 from brokers.paper import paper_behaviour_set, paper_price_set
 from compliance.models import AuditEvent
+from copytrading import planning
 from copytrading.execution import copy_orders_execute
 from copytrading.models import CopyFill, CopyOrder, CopySettings, EngineMode, MasterSignal
 from copytrading.planning import client_order_id_for
@@ -88,6 +90,29 @@ def test_observe_plans_and_logs_but_sends_nothing(world, caplog, receive):
     assert "OBSERVE MODE - Signal Logged (NO TRADE EXECUTED)" in caplog.text
     assert "[observed signals: 1]" in caplog.text
     assert "ann: would buy 0.01 BTC/USD" in caplog.text and "cid: skipped (stale_balance)" in caplog.text
+
+
+def test_planned_rows_read_back_exactly_as_planned(world, receive):
+    """copy_orders_insert prepares columns itself (COPY on PostgreSQL): every planned value, and
+    the model default of every column planning leaves unset, must come back from the database."""
+    world.account("nija_master", master=True, USD="50000")
+    world.account("ann", USD="5000")
+    world.account("cid", USD="5000", snapshot_at=timezone.now() - dt.timedelta(hours=2))
+    with mock.patch.object(planning, "copy_orders_insert", wraps=planning.copy_orders_insert) as insert:
+        signal, _created = receive()
+    planned = insert.call_args.args[0]
+    assert len(planned) == 2
+    stored = {o.account_id: o for o in CopyOrder.objects.filter(signal=signal)}
+    for order in planned:
+        row = stored[order.account_id]
+        for name in planning.PlannedOrder.__dataclass_fields__:
+            expected = getattr(order, name)
+            assert getattr(row, name) == (expected.upper() if name == "quote_currency" else expected), name
+        unset = (row.stop_state, row.claim_token, row.attempts, row.venue_order_id, row.fills_synced, row.claimed_at,
+                 row.filled_quantity, row.fee_asset, row.ack_latency_ms)
+        assert unset == ("", "", 0, "", False, None, None, "", None)
+        assert row.updated_at is not None
+    assert {o.status for o in stored.values()} == {"OBSERVED", "SKIPPED"}
 
 
 def test_only_active_trading_accounts_are_followers_and_copy_switch_skips(world, receive):
