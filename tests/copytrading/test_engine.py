@@ -177,6 +177,32 @@ def test_live_sends_one_order_per_follower_and_records_latency(world, live, rece
     assert signal.status == "COMPLETED"
 
 
+def test_a_chunk_takes_its_credentials_locks_together_and_one_paper_batch(world, live, receive, monkeypatch):
+    from brokers import paper
+    from brokers.clients import locks
+
+    world.account("nija_master", master=True, USD="50000")
+    credentials = {world.account(name, USD="5000")[1].pk for name in ("ann", "bob", "cid")}
+    held_blocks: list[set[int]] = []
+    batches: list[int] = []
+    hold, create = locks.credential_locks_hold, paper.paper_orders_create
+
+    def hold_spy(ids):
+        held_blocks.append(set(ids))
+        return hold(ids)
+
+    def create_spy(calls):
+        batches.append(len(calls))
+        return create(calls)
+
+    monkeypatch.setattr(locks, "credential_locks_hold", hold_spy)
+    monkeypatch.setattr(paper, "paper_orders_create", create_spy)
+    receive()
+    assert held_blocks == [credentials]  # one block for the chunk, every credential in it
+    assert batches == [3]  # the three orders reached PAPER as one batch, one transaction
+    assert set(CopyOrder.objects.values_list("status", flat=True)) == {"FILLED"}
+
+
 def test_timeout_after_accept_creates_no_duplicate(world, live, receive):
     world.account("nija_master", master=True, USD="50000")
     _, cred = world.account("ann")
