@@ -103,18 +103,18 @@ def rows_insert(objs: list[Any], *, model: type | None = None, returning: bool =
     if not objs:
         return
     model = model or type(objs[0])
-    now = timezone.now()
+    now, first = timezone.now(), objs[0]
     fields, missing = [], []
     for f in model._meta.concrete_fields:
         if f.primary_key:
             continue
-        if hasattr(objs[0], f.attname) and not (getattr(f, "auto_now", False) and getattr(objs[0], f.attname) is None):
-            fields.append(f)
-        else:
-            missing.append(f)
+        stamped = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        # A model instance leaves its auto_now(_add) fields empty until save(): stamp them here.
+        given = hasattr(first, f.attname) and not (stamped and getattr(first, f.attname) is None)
+        (fields if given else missing).append(f)
     defaults = [f.get_db_prep_save(now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
                                    else f.get_default(), connection) for f in missing]
-    rows = [row + defaults for row in _db_values(fields, objs)] if defaults else _db_values(fields, objs)
+    rows = [row + defaults for row in _db_values(fields, objs)]
     fields += missing
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     if connection.vendor == "postgresql":

@@ -54,3 +54,12 @@ def test_rows_update_writes_each_rows_own_values(make_account):
     stored = {pk: (free, used) for pk, free, used in PaperBalance.objects.filter(asset="BTC")
               .values_list("pk", "free", "used")}
     assert stored == {row.pk: (row.free, row.used) for row in rows}
+
+
+def test_rows_insert_stamps_auto_now_fields_a_model_instance_leaves_empty(db):
+    from brokers.models import PaperPrice
+
+    before = timezone.now()
+    rows_insert([PaperPrice(symbol="BULK/USD", price=Decimal("1.5"))])
+    stored = PaperPrice.objects.get(symbol="BULK/USD")
+    assert stored.price == Decimal("1.5") and stored.updated_at >= before - dt.timedelta(seconds=1)
