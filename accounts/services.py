@@ -7,32 +7,24 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from compliance.services import audit_event_record, welcome_communication_record
+from core.actors import Actor, reason_required
 from core.decimals import to_decimal
 from core.errors import ApplicationError
 
 from .models import Account, RiskProfile, user_id_validator
 from .risk import risk_defaults, risk_values_clean
 
-Actor = AbstractBaseUser | str | None
 Status = Account.Status
 
 
 def _locked(account: Account) -> Account:
     """Re-read the account under a row lock so two operators cannot interleave transitions."""
     return Account.objects.select_for_update().get(pk=account.pk)
-
-
-def _require_reason(reason: str, action: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError(f"a reason is required to {action}", code="reason_required")
-    return reason
 
 
 def account_onboard(
@@ -128,7 +120,7 @@ def account_trading_enable(*, actor: Actor, account: Account, reason: str = "") 
 
 def account_trading_disable(*, actor: Actor, account: Account, reason: str) -> Account:
     """Turn trading off; the account becomes SUSPENDED until enabled again."""
-    reason = _require_reason(reason, "disable trading")
+    reason = reason_required(reason, "disable trading")
     def refuse(a: Account) -> str | None:
         return None if a.trading_enabled else f"trading is already disabled for {a.user_id}"
 
@@ -137,21 +129,21 @@ def account_trading_disable(*, actor: Actor, account: Account, reason: str) -> A
 
 
 def account_suspend(*, actor: Actor, account: Account, reason: str) -> Account:
-    reason = _require_reason(reason, "suspend an account")
+    reason = reason_required(reason, "suspend an account")
     return _transition(actor=actor, account=account, action="ACCOUNT_SUSPEND", reason=reason,
                        allowed_from={Status.PENDING, Status.ACTIVE}, new_status=Status.SUSPENDED, trading=False)
 
 
 def account_reactivate(*, actor: Actor, account: Account, reason: str) -> Account:
     """SUSPENDED back to ACTIVE. Trading stays off until an operator enables it explicitly."""
-    reason = _require_reason(reason, "reactivate an account")
+    reason = reason_required(reason, "reactivate an account")
     return _transition(actor=actor, account=account, action="ACCOUNT_REACTIVATE", reason=reason,
                        allowed_from={Status.SUSPENDED}, new_status=Status.ACTIVE, trading=False)
 
 
 def account_deactivate(*, actor: Actor, account: Account, reason: str) -> Account:
     """Final step of offboarding: INACTIVE is terminal."""
-    reason = _require_reason(reason, "deactivate an account")
+    reason = reason_required(reason, "deactivate an account")
     return _transition(actor=actor, account=account, action="ACCOUNT_DEACTIVATE", reason=reason,
                        allowed_from={Status.PENDING, Status.ACTIVE, Status.SUSPENDED},
                        new_status=Status.INACTIVE, trading=False)

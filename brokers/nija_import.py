@@ -14,11 +14,12 @@ from pathlib import Path
 
 from accounts.models import Account
 from accounts.services import account_onboard, account_trading_enable
+from core.actors import Actor
 from core.errors import ApplicationError
 
 from .crypto import credential_secrets
 from .models import BrokerCredential
-from .services import Actor, credential_add, venue_validate
+from .services import credential_add, venue_validate
 
 USER_KEY_RE = re.compile(r"^([A-Z0-9]+)_USER_([A-Z0-9]+)_API_KEY$")
 MASTER_KEY_RE = re.compile(r"^([A-Z0-9]+)_(MASTER|PLATFORM)_API_KEY$")

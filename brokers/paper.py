@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.assets import asset_code
 from core.db import db_decimal, prepared_cursor, rows_insert, rows_update, sql_in, table
 from core.decimals import round_down_to_step, to_decimal
 from core.errors import ApplicationError
@@ -157,7 +158,7 @@ def _paper_credential(credential: BrokerCredential) -> BrokerCredential:
 def paper_fund(*, credential: BrokerCredential, asset: str, amount: Decimal | str) -> Decimal:
     """Deposit (or, with a negative amount, withdraw) simulated funds. Returns the new free balance."""
     _paper_credential(credential)
-    asset = (asset or "").strip().upper()
+    asset = asset_code(asset)
     if not asset.isalnum():
         raise ApplicationError(f"'{asset}' is not an asset code")
     value = to_decimal(amount, field="amount")

@@ -13,12 +13,13 @@ from decimal import Decimal
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account
 from compliance.services import audit_event_record
+from core.actors import Actor
+from core.assets import USD_CODES, USD_STABLECOINS
 from core.decimals import format_money, money_round, to_jsonable
 from core.errors import ApplicationError
 
@@ -28,7 +29,6 @@ from .models import Alert, BalanceSnapshot, BrokerCredential
 
 logger = logging.getLogger("nija.brokers")
 
-Actor = AbstractBaseUser | str | None
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NON_CCXT_VENUES = {"paper", "alpaca"}
 
@@ -225,8 +225,6 @@ def _alert_auto_resolve(*, account: Account, kind: str) -> None:
 
 
 # --- balance audit --------------------------------------------------------------------------
-USD_CODES = {"USD", "ZUSD"}
-STABLECOINS = {"USDT", "USDC", "DAI", "PYUSD", "FDUSD", "TUSD"}
 
 
 @dataclass
@@ -301,7 +299,7 @@ class _PriceBook:
         markets = await self.markets(client, key)
         if f"{asset}/USD" in markets:
             return await self.price(client, key, f"{asset}/USD")
-        if asset in STABLECOINS:
+        if asset in USD_STABLECOINS:
             return Decimal("1")  # no direct market: a stablecoin counts at par
         for stable in ("USDT", "USDC"):
             if f"{asset}/{stable}" in markets:

@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor
 from core.decimals import to_jsonable
 
 from .models import AuditChainHead, AuditEvent
@@ -42,7 +43,7 @@ def audit_event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def actor_name(actor: AbstractBaseUser | str | None) -> tuple[str, AbstractBaseUser | None]:
+def actor_name(actor: Actor) -> tuple[str, AbstractBaseUser | None]:
     if actor is None or isinstance(actor, AnonymousUser):
         return "system", None
     if isinstance(actor, str):
@@ -51,7 +52,7 @@ def actor_name(actor: AbstractBaseUser | str | None) -> tuple[str, AbstractBaseU
 
 
 def audit_event_record(
-    *, actor: AbstractBaseUser | str | None, action: str, target_type: str, target_id: str,
+    *, actor: Actor, action: str, target_type: str, target_id: str,
     reason: str = "", before: Any = None, after: Any = None,
 ) -> AuditEvent:
     """Append one event. Runs inside the caller's transaction when there is one, so the event and
@@ -82,7 +83,7 @@ def audit_event_record(
 
 
 def communication_record(
-    *, actor: AbstractBaseUser | str | None, account, kind: str, channel: str, subject: str, body: str,
+    *, actor: Actor, account, kind: str, channel: str, subject: str, body: str,
     direction: str = "outbound",
 ):
     """Log a communication. Outbound e-mail is queued and sent by a task after commit, so a mail
@@ -125,7 +126,7 @@ def communication_send(*, communication_id: int) -> None:
         logger.warning("e-mail %s to %s failed: %s", communication_id, message.account.user_id, exc)
 
 
-def welcome_communication_record(*, actor: AbstractBaseUser | str | None, account) -> None:
+def welcome_communication_record(*, actor: Actor, account) -> None:
     from django.template.loader import render_to_string
 
     body = render_to_string("email/welcome.txt", {"account": account})

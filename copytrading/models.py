@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Account
+from core.assets import symbol_base, symbol_quote
 from core.fields import AmountField, CurrencyField, PriceField, QuantityField
 
 
@@ -152,11 +153,11 @@ class MasterSignal(models.Model):
 
     @property
     def base_asset(self) -> str:
-        return self.symbol.split("/")[0].upper()
+        return symbol_base(self.symbol)
 
     @property
     def quote_asset(self) -> str:
-        return self.symbol.split("/")[1].split(":")[0].upper() if "/" in self.symbol else "USD"
+        return symbol_quote(self.symbol)
 
 
 class SkipReason(models.TextChoices):

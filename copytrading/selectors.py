@@ -11,12 +11,11 @@ from decimal import Decimal
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from core.assets import CASH_ASSETS  # count toward equity, never toward open positions
 from core.errors import ApplicationError
 
 from .models import CopyOrder, CopySettings, EngineMode, MasterSignal
 
-# Assets that are cash, not positions: they count toward equity but not toward open positions.
-CASH_ASSETS = frozenset({"USD", "USDT", "USDC", "DAI", "EUR", "GBP", "ZUSD", "ZEUR", "BUSD", "FDUSD", "PYUSD"})
 # Holdings worth less than this (USD) are dust, not an open position.
 POSITION_DUST_USD = Decimal("1")
 

@@ -16,21 +16,14 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Account
 from compliance.services import audit_event_record
+from core.actors import Actor, reason_required
 from core.decimals import to_decimal
 from core.errors import ApplicationError
 
 from .models import CopySettings, EngineMode, MasterSignal
 
 logger = logging.getLogger("nija.copytrading")
-Actor = AbstractBaseUser | str | None
 ENGINE_MODE_PERMISSION = "copytrading.change_engine_mode"
-
-
-def _require_reason(reason: str, action: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError(f"a reason is required to {action}", code="reason_required")
-    return reason
 
 
 def _require_permission(actor: Actor) -> None:
@@ -45,7 +38,7 @@ def engine_mode_set(*, actor: Actor, mode: str, reason: str, confirm_live: bool 
     mode = (mode or "").strip().upper()
     if mode not in EngineMode.Mode.values:
         raise ApplicationError(f"mode must be one of {', '.join(m.lower() for m in EngineMode.Mode.values)}")
-    reason = _require_reason(reason, "change the engine mode")
+    reason = reason_required(reason, "change the engine mode")
     _require_permission(actor)
     if mode == EngineMode.Mode.LIVE and not confirm_live:
         raise ApplicationError("going LIVE sends real orders: confirm explicitly (--confirm-live)",
@@ -70,7 +63,7 @@ def copy_settings_update(
     fixed_notional: Decimal | str | None = None,
 ) -> CopySettings:
     """Change an account's copy switch or sizing; validated first, then one audited write."""
-    reason = _require_reason(reason, "change copy settings")
+    reason = reason_required(reason, "change copy settings")
     _require_permission(actor)
     errors: dict[str, str] = {}
     changes: dict[str, Any] = {}

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
+from core.assets import symbol_base
 from core.decimals import format_decimal as _n
 from core.decimals import round_down_to_step
 
@@ -62,7 +63,7 @@ class SignalFacts:
 
     @property
     def base(self) -> str:
-        return self.symbol.split("/")[0].upper()
+        return symbol_base(self.symbol)
 
 
 @dataclass(frozen=True)

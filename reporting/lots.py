@@ -23,11 +23,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from core.assets import USD_EQUIVALENTS  # valued at 1 USD, never lot-tracked
+
 ZERO = Decimal("0")
 ONE = Decimal("1")
 
-# Cash: valued at 1 USD, never lot-tracked. Stablecoins count at par.
-CASH_ASSETS = frozenset({"USD", "USDT", "USDC"})
 
 METHODS = ("fifo", "lifo", "hifo")
 
@@ -207,7 +207,7 @@ class PriceBook:
             self._prices[asset] = [p[1] for p in merged]
 
     def at(self, asset: str, when: dt.datetime) -> Decimal | None:
-        if asset in CASH_ASSETS:
+        if asset in USD_EQUIVALENTS:
             return ONE
         if asset in self._pending:
             self._settle(asset)
@@ -218,7 +218,7 @@ class PriceBook:
         return self._prices[asset][i - 1] if i else None
 
     def latest(self, asset: str) -> tuple[Decimal, dt.datetime] | None:
-        if asset in CASH_ASSETS:
+        if asset in USD_EQUIVALENTS:
             return ONE, dt.datetime.max.replace(tzinfo=dt.UTC)
         if asset in self._pending:
             self._settle(asset)
@@ -250,13 +250,13 @@ ENTRY_ROW_FIELDS = ("id", "occurred_at", "kind", "venue", "asset", "amount", "co
 def trade_prices_add(entries: Iterable[EntryRow], prices: PriceBook) -> None:
     """Every trade against cash carries a USD price of its asset."""
     for e in entries:
-        if e.kind == "trade" and e.counter_asset in CASH_ASSETS and e.counter_amount:
+        if e.kind == "trade" and e.counter_asset in USD_EQUIVALENTS and e.counter_amount:
             prices.add(e.asset, e.occurred_at, abs(e.counter_amount) / abs(e.amount))
 
 
 def trade_value_usd(e: EntryRow, prices: PriceBook) -> Decimal | None:
     """USD notional of a trade: the cash leg, or the counter asset at its price."""
-    if e.counter_asset in CASH_ASSETS:
+    if e.counter_asset in USD_EQUIVALENTS:
         return abs(e.counter_amount)
     price = prices.at(e.counter_asset, e.occurred_at)
     if price is None:
@@ -268,7 +268,7 @@ def trade_value_usd(e: EntryRow, prices: PriceBook) -> Decimal | None:
 def fee_value_usd(e: EntryRow, prices: PriceBook) -> Decimal | None:
     if not e.fee_amount:
         return ZERO
-    if e.fee_asset in CASH_ASSETS:
+    if e.fee_asset in USD_EQUIVALENTS:
         return e.fee_amount
     if e.kind == "trade" and e.fee_asset == e.asset:
         value = trade_value_usd(e, prices)
@@ -286,7 +286,7 @@ def lot_events_from_entries(entries: Iterable[EntryRow], prices: PriceBook) -> l
 def _lot_events(entries: Iterable[EntryRow], prices: PriceBook) -> list[tuple]:
     events: list[tuple] = []
     add = events.append
-    cash = CASH_ASSETS
+    cash = USD_EQUIVALENTS
     for e in entries:
         when, kind, asset = e.occurred_at, e.kind, e.asset
         if kind == "trade" and e.counter_asset in cash and (not e.fee_amount or e.fee_asset in cash):
@@ -305,14 +305,14 @@ def _lot_events(entries: Iterable[EntryRow], prices: PriceBook) -> list[tuple]:
             fee_asset, fee_amount = e.fee_asset, e.fee_amount or ZERO
             qty = abs(e.amount)
             base_fee = fee_amount if fee_asset == asset else ZERO
-            if fee_amount and fee_asset not in (asset, e.counter_asset) and fee_asset not in CASH_ASSETS:
+            if fee_amount and fee_asset not in (asset, e.counter_asset) and fee_asset not in USD_EQUIVALENTS:
                 # Third-asset fee: its own disposal at market value.
                 add((DISPOSE, when, fee_asset, fee_amount, fee_usd, ZERO, e.id, FEE_PAYMENT))
-            elif fee_amount and fee_asset == e.counter_asset and fee_asset not in CASH_ASSETS:
+            elif fee_amount and fee_asset == e.counter_asset and fee_asset not in USD_EQUIVALENTS:
                 # Fee in a non-cash quote asset: those units leave the account too.
                 add((DISPOSE, when, fee_asset, fee_amount, fee_usd, ZERO, e.id, FEE_PAYMENT))
             if e.amount > 0:  # buy: base in, counter out
-                if e.counter_asset not in CASH_ASSETS:
+                if e.counter_asset not in USD_EQUIVALENTS:
                     add((DISPOSE, when, e.counter_asset, abs(e.counter_amount), value, ZERO, e.id, TRADE))
                 fee_cost = ZERO if base_fee else fee_usd
                 add((ACQUIRE, when, asset, qty - base_fee, value, fee_cost, e.id, TRADE))
@@ -320,9 +320,9 @@ def _lot_events(entries: Iterable[EntryRow], prices: PriceBook) -> list[tuple]:
                 fee_cost = ZERO if base_fee else fee_usd
                 add((DISPOSE, when, asset, qty + base_fee, value, fee_cost, e.id,
                      UNPRICED_TRADE if flag_unpriced else TRADE))
-                if e.counter_asset not in CASH_ASSETS:
+                if e.counter_asset not in USD_EQUIVALENTS:
                     add((ACQUIRE, when, e.counter_asset, abs(e.counter_amount), value, ZERO, e.id, TRADE))
-        elif asset in CASH_ASSETS:
+        elif asset in USD_EQUIVALENTS:
             continue
         elif e.amount > 0 and kind in ("deposit", "adjustment"):
             price = prices.at(asset, when)

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .lots import CASH_ASSETS, ONE, ZERO, EntryRow, PriceBook, fee_value_usd, trade_value_usd
+from core.assets import USD_EQUIVALENTS
+
+from .lots import ONE, ZERO, EntryRow, PriceBook, fee_value_usd, trade_value_usd
 
 PERIODS_PER_YEAR = 365
 BREAKEVEN_USD = Decimal("0.005")  # a round trip within half a cent of zero is breakeven: neither win nor loss
@@ -46,7 +48,7 @@ def _value(holdings: dict[str, Decimal], prices: PriceBook, when: dt.datetime) -
     for asset, qty in holdings.items():
         if not qty:
             continue
-        if asset in CASH_ASSETS:
+        if asset in USD_EQUIVALENTS:
             cash += qty
             continue
         price = prices.at(asset, when)
@@ -95,7 +97,7 @@ def nav_series(entries: Sequence[EntryRow], prices: PriceBook, *, end_day: dt.da
                 value = trade_value_usd(e, prices)
                 if value is not None:
                     today.volume += value
-            if e.kind == "fee" and e.asset in CASH_ASSETS:
+            if e.kind == "fee" and e.asset in USD_EQUIVALENTS:
                 today.fees -= e.amount
             elif e.kind == "fee":
                 price = prices.at(e.asset, e.occurred_at)

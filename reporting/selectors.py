@@ -6,10 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 from accounts.models import Account
+from core.assets import USD_EQUIVALENTS, symbol_base
 from core.errors import ApplicationError
 
 from .lots import (
-    CASH_ASSETS,
     ENTRY_ROW_FIELDS,
     FEE_PAYMENT,
     METHODS,
@@ -39,7 +39,7 @@ def price_book_for(*, rows: list[EntryRow], until: dt.datetime | None = None) ->
     """Stored price points of every asset the rows touch, plus the prices the trades themselves carry."""
     assets = {r.asset for r in rows} | {r.counter_asset for r in rows if r.counter_asset}
     assets |= {r.fee_asset for r in rows if r.fee_asset}
-    assets -= CASH_ASSETS
+    assets -= USD_EQUIVALENTS
     book = PriceBook()
     qs = PricePoint.objects.filter(asset__in=assets, quote="USD")
     if until is not None:
@@ -115,7 +115,7 @@ def _copy_order_stops(account: Account) -> dict[str, Decimal]:
                                      status__in=["FILLED", "PARTIALLY_FILLED"])
             .order_by("-created_at").values_list("symbol", "stop_price")[:200])
     for symbol, stop in rows:
-        stops.setdefault(symbol.split("/")[0].upper(), stop)
+        stops.setdefault(symbol_base(symbol), stop)
     return stops
 
 

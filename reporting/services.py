@@ -12,20 +12,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts.models import Account
 from compliance.services import audit_event_record
+from core.actors import Actor, reason_required
+from core.assets import USD_EQUIVALENTS, asset_code
 from core.decimals import to_decimal
 from core.errors import ApplicationError
 
-from .lots import CASH_ASSETS, ZERO
+from .lots import ZERO
 from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, Report
-
-Actor = AbstractBaseUser | str | None
 
 CSV_COLUMNS = ["occurred_at", "kind", "venue", "asset", "amount", "counter_asset", "counter_amount",
                "fee_asset", "fee_amount", "external_id"]
@@ -63,9 +62,7 @@ def ledger_entry_build(
     problems: list[str] = []
     kind = (kind or "").strip().lower()
     venue = (venue or "").strip().lower()
-    asset = (asset or "").strip().upper()
-    counter_asset = (counter_asset or "").strip().upper()
-    fee_asset = (fee_asset or "").strip().upper()
+    asset, counter_asset, fee_asset = asset_code(asset), asset_code(counter_asset), asset_code(fee_asset)
     external_id = (external_id or "").strip()
     when = qty = counter = fee = None
     if kind not in LedgerEntry.Kind.values:
@@ -160,7 +157,7 @@ def _ledger_prices_record(entries: Iterable[LedgerEntry]) -> None:
     """Each trade against cash carries a USD price; keep the day's last one per asset as a price point."""
     last: dict[tuple[str, dt.date], LedgerEntry] = {}
     for e in entries:
-        if e.kind == "trade" and e.counter_asset in CASH_ASSETS and e.price:
+        if e.kind == "trade" and e.counter_asset in USD_EQUIVALENTS and e.price:
             key = (e.asset, e.occurred_at.date())
             if key not in last or e.occurred_at >= last[key].occurred_at:
                 last[key] = e
@@ -253,9 +250,7 @@ def ledger_entry_manual_record(
     fee_amount: Any = None, external_id: str = "",
 ) -> LedgerEntry:
     """A staff entry (e.g. a correcting adjustment). Needs a reason; recorded in the audit chain."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError("a reason is required for a manual ledger entry", code="reason_required")
+    reason = reason_required(reason, "record a manual ledger entry")
     actor_label = actor if isinstance(actor, str) else getattr(actor, "username", "")
     entry = ledger_entry_build(
         account=account, kind=kind, venue=venue, asset=asset, amount=amount,
@@ -351,7 +346,7 @@ def price_point_record(*, asset: str, price: Any, observed_at: dt.datetime | Non
 def prices_refresh(*, clients: Iterable[Any] | None = None) -> dict[str, str]:
     """Ask venue clients for the USD price of every non-cash asset in any ledger. Returns
     asset -> price or the error; a failure is recorded as such, never as a zero price."""
-    assets = sorted(set(LedgerEntry.objects.values_list("asset", flat=True).distinct()) - CASH_ASSETS)
+    assets = sorted(set(LedgerEntry.objects.values_list("asset", flat=True).distinct()) - USD_EQUIVALENTS)
     if clients is None:
         clients = _venue_clients()
     clients = list(clients)
@@ -359,7 +354,7 @@ def prices_refresh(*, clients: Iterable[Any] | None = None) -> dict[str, str]:
     now = timezone.now()
     for asset in assets:
         for client in clients:
-            for quote in ("USD", "USDT"):  # USDT counts as USD at par (see CASH_ASSETS)
+            for quote in ("USD", "USDT"):  # USDT counts as USD at par (see USD_EQUIVALENTS)
                 try:
                     price = client.fetch_price(f"{asset}/{quote}")
                 except Exception as exc:  # noqa: BLE001 - a venue failure is reported per asset

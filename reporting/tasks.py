@@ -8,13 +8,14 @@ import logging
 from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+
+from core.dates import day_parse
 
 logger = logging.getLogger("nija.reporting")
 
 
 def _day(day_iso: str | None) -> dt.date:
-    return parse_date(day_iso) if day_iso else timezone.now().date() - dt.timedelta(days=1)
+    return day_parse(day_iso, name="day", default=timezone.now().date() - dt.timedelta(days=1))
 
 
 @shared_task

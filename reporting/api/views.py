@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.dates import day_parse
 from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
@@ -23,13 +23,7 @@ from ..selectors import AccountBooks, fee_statement, method_check, positions_vie
 
 
 def _date(request: Request, name: str, default: dt.date) -> dt.date:
-    value = request.query_params.get(name)
-    if not value:
-        return default
-    day = parse_date(value)
-    if day is None:
-        raise ApplicationError(f"{name} must be YYYY-MM-DD", code="invalid")
-    return day
+    return day_parse(request.query_params.get(name), name=name, default=default)
 
 
 class TransactionsView(APIView):

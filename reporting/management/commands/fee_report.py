@@ -1,22 +1,11 @@
-import datetime as dt
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 
 from accounts.selectors import account_get
+from core.dates import day_parse
 from core.decimals import format_decimal, format_money
-from core.errors import ApplicationError
 from core.management.base import NijaCommand, render_table
 from reporting.selectors import fee_report
-
-
-def parse_day(value: str | None, default: dt.date, name: str) -> dt.date:
-    if not value:
-        return default
-    day = parse_date(value)
-    if day is None:
-        raise ApplicationError(f"{name} '{value}' is not YYYY-MM-DD")
-    return day
 
 
 class Command(NijaCommand):
@@ -30,8 +19,8 @@ class Command(NijaCommand):
 
     def handle(self, *args, **opts):
         today = timezone.now().date()
-        start = parse_day(opts["start"], today.replace(month=1, day=1), "--from")
-        end = parse_day(opts["end"], today, "--to")
+        start = day_parse(opts["start"], name="--from", default=today.replace(month=1, day=1))
+        end = day_parse(opts["end"], name="--to", default=today)
         report = fee_report(account=account_get(user_id=opts["user_id"]), start=start, end=end)
         if opts["json"]:
             self.write_json(report)

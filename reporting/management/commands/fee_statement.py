@@ -1,8 +1,8 @@
 from django.utils import timezone
 
 from accounts.selectors import account_get
+from core.dates import day_parse
 from core.management.base import NijaCommand
-from reporting.management.commands.fee_report import parse_day
 from reporting.services import fee_statement_generate
 
 
@@ -16,8 +16,8 @@ class Command(NijaCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        start = parse_day(opts["start"], None, "--from")
-        end = parse_day(opts["end"], timezone.now().date(), "--to")
+        start = day_parse(opts["start"], name="--from")
+        end = day_parse(opts["end"], name="--to", default=timezone.now().date())
         report = fee_statement_generate(account=account_get(user_id=opts["user_id"]), start=start, end=end)
         if opts["json"]:
             self.write_json(report.data)

@@ -2,9 +2,9 @@ import datetime as dt
 import time
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 
 from accounts.selectors import account_get
+from core.dates import day_parse
 from core.errors import ApplicationError
 from core.management.base import NijaCommand
 from reporting.reports import report_window
@@ -21,11 +21,7 @@ class Command(NijaCommand):
         parser.add_argument("--date", default=None, help="YYYY-MM-DD")
 
     def handle(self, *args, **opts):
-        day = timezone.now().date() - dt.timedelta(days=1)
-        if opts["date"]:
-            day = parse_date(opts["date"])
-            if day is None:
-                raise ApplicationError(f"--date '{opts['date']}' is not YYYY-MM-DD")
+        day = day_parse(opts["date"], name="--date", default=timezone.now().date() - dt.timedelta(days=1))
         accounts = [account_get(user_id=opts["user"])] if opts["user"] else None
         start, end = report_window(period=opts["period"], day=day)
         self.stdout.write(f"{opts['period']} reports for {start} .. {end}")

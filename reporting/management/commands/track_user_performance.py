@@ -1,10 +1,9 @@
 import datetime as dt
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 
 from accounts.selectors import account_get
-from core.errors import ApplicationError
+from core.dates import day_parse
 from core.management.base import NijaCommand
 from reporting.reports import report_data, report_text
 
@@ -19,11 +18,7 @@ class Command(NijaCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        day = timezone.now().date()
-        if opts["date"]:
-            day = parse_date(opts["date"])
-            if day is None:
-                raise ApplicationError(f"--date '{opts['date']}' is not YYYY-MM-DD")
+        day = day_parse(opts["date"], name="--date", default=timezone.now().date())
         account = account_get(user_id=opts["user_id"])
         data = report_data(account=account, period=opts["period"], day=min(day, dt.date.max))
         if opts["json"]:
