@@ -287,14 +287,24 @@ def _balances(credential_id: int) -> dict[str, AssetBalance]:
     return balances
 
 
-def _markets(credential_id: int) -> dict[str, MarketRules]:
+def paper_markets() -> dict[str, MarketRules]:
+    """The venue's public market list: every key sees the same."""
     return dict(PAPER_MARKETS)
 
 
-def _price(credential_id: int, symbol: str) -> Decimal:
+def paper_quote(symbol: str) -> Decimal:
+    """The venue's public price of `symbol`; an unknown symbol is refused as a venue would."""
     if symbol not in PAPER_MARKETS:
         raise BrokerInvalidOrderError(f"unknown symbol {symbol}", venue=VENUE)
     return paper_price_get(symbol=symbol)
+
+
+def _markets(credential_id: int) -> dict[str, MarketRules]:
+    return paper_markets()
+
+
+def _price(credential_id: int, symbol: str) -> Decimal:
+    return paper_quote(symbol)
 
 
 def _result(order: PaperOrder) -> OrderResult:

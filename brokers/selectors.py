@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import Account
@@ -62,11 +62,43 @@ def _active_credentials() -> Q:
     return Q(credential__status=BrokerCredential.Status.ACTIVE)
 
 
+def balance_rows_latest_ok(*, account_ids: list[int], columns: tuple[str, ...]) -> list[tuple]:
+    """THE latest good balance reading: the rows of each active credential's latest successful
+    fetch (the `is_latest_ok` flag the audit keeps), as tuples of `columns`. Sizing, totals and
+    the balance table all read this one definition."""
+    rows = BalanceSnapshot.objects.filter(_active_credentials(), account_id__in=account_ids, is_latest_ok=True)
+    return list(rows.values_list(*columns))
+
+
+def balance_rows_first_ok_since(*, account_ids: list[int], since: dt.datetime,
+                                columns: tuple[str, ...]) -> list[tuple]:
+    """The rows of each active credential's FIRST successful fetch at or after `since` (the
+    start-of-day equity the daily loss limit compares against)."""
+    first = (BalanceSnapshot.objects.filter(account_id=OuterRef("account_id"), credential_id=OuterRef("credential_id"),
+                                            status=BalanceSnapshot.Status.OK, fetched_at__gte=since)
+             .order_by("fetched_at").values("fetched_at")[:1])
+    rows = BalanceSnapshot.objects.filter(_active_credentials(), account_id__in=account_ids,
+                                          status=BalanceSnapshot.Status.OK, fetched_at__gte=since,
+                                          fetched_at=Subquery(first))
+    return list(rows.values_list(*columns))
+
+
+def credential_rows_active(*, account_ids) -> list[dict]:
+    """The active credentials of these accounts (a list of ids or a subquery of them), as plain
+    {"id", "account_id", "venue", "is_paper"} rows in id order."""
+    return list(BrokerCredential.objects.filter(account__in=account_ids, status=BrokerCredential.Status.ACTIVE)
+                .order_by("id").values("id", "account_id", "venue", "is_paper"))
+
+
+def credentials_active_by_id(*, ids) -> dict[int, BrokerCredential]:
+    """The active credentials among `ids`, by id (an archived or disabled one is absent)."""
+    return {c.pk: c for c in BrokerCredential.objects.filter(pk__in=ids, status=BrokerCredential.Status.ACTIVE)}
+
+
 def account_totals_latest_ok(*, account_ids: list[int]) -> dict[int, Decimal]:
     """USD total of each account's latest good readings (accounts without one are absent)."""
     totals: dict[int, Decimal] = {}
-    rows = BalanceSnapshot.objects.filter(_active_credentials(), account_id__in=account_ids, is_latest_ok=True)
-    for account_id, usd in rows.values_list("account_id", "usd_value"):
+    for account_id, usd in balance_rows_latest_ok(account_ids=account_ids, columns=("account_id", "usd_value")):
         totals[account_id] = totals.get(account_id, Decimal(0)) + (usd or Decimal(0))
     return totals
 

@@ -9,6 +9,7 @@ from accounts.models import Account
 from core.decimals import format_decimal
 
 from .models import EngineMode, MasterSignal
+from .selectors import engine_mode_get
 from .services import copy_settings_update, signal_receive
 
 DEMO_ACTOR = "system:demo"
@@ -19,7 +20,7 @@ def demo_copytrading_seed() -> bool:
     never sends an order)."""
     if MasterSignal.objects.filter(source=MasterSignal.Source.MANUAL, source_id__startswith="demo-").exists():
         return False
-    if EngineMode.current().mode != EngineMode.Mode.OBSERVE:
+    if engine_mode_get() != EngineMode.Mode.OBSERVE:
         return False
     from brokers.paper import paper_price_get
 

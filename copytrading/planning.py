@@ -10,8 +10,6 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
@@ -21,11 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.selectors import account_master
+from brokers.clients.base import BrokerError
+from brokers.market_data import venue_markets, venue_price
+from brokers.selectors import credential_rows_active
 from core.db import rows_insert
 from core.decimals import format_decimal
 
 from .models import CopyOrder, EngineMode, MasterSignal, SkipReason
-from .selectors import BalanceFacts, balances_for_accounts
+from .selectors import BalanceFacts, balances_for_accounts, engine_mode_get
 from .sizing import CopyPlan, FollowerFacts, MarketFacts, RiskLimits, SignalFacts, copy_plan_compute
 
 logger = logging.getLogger("nija.copytrading")
@@ -33,7 +35,6 @@ logger = logging.getLogger("nija.copytrading")
 # Venues whose client in brokers/ places stop orders at the venue. The BrokerClient interface has
 # no stop order today, so every required stop is enforced by the engine (see README "Copy engine").
 VENUE_STOP_SUPPORT: frozenset[str] = frozenset()
-MARKETS_TTL_SECONDS = 600
 
 
 def max_balance_age() -> dt.timedelta:
@@ -49,44 +50,20 @@ def client_order_id_for(*, signal_id: int, account_id: int) -> str:
 
 
 # --- venue facts ------------------------------------------------------------------------------
-_markets_cache: dict[str, tuple[float, dict]] = {}
-_markets_guard = threading.Lock()
-
-
-def _venue_markets(venue: str, credential) -> dict:
-    with _markets_guard:
-        hit = _markets_cache.get(venue)
-        if hit and time.monotonic() - hit[0] < MARKETS_TTL_SECONDS:
-            return hit[1]
-    from brokers.clients.registry import client_for
-
-    markets = client_for(credential).fetch_markets()
-    with _markets_guard:
-        _markets_cache[venue] = (time.monotonic(), markets)
-    return markets
-
-
-def markets_cache_clear() -> None:
-    with _markets_guard:
-        _markets_cache.clear()
-
-
-def venue_market_facts(*, venue: str, credential, symbol: str) -> tuple[MarketFacts, str]:
-    """The symbol's rules and current price on `venue`, read through one follower credential.
-    A failure becomes an unlisted market or a missing price with the venue's message."""
-    from brokers.clients.base import BrokerError
-
+def venue_market_facts(*, venue: str, symbol: str, sandbox: bool = False,
+                       credential_id: int | None = None) -> tuple[MarketFacts, str]:
+    """The symbol's rules and current price on `venue`, from its public market data (a credential
+    only for a venue that serves none without a key). A failure becomes an unlisted market or a
+    missing price with the venue's message."""
     try:
-        markets = _venue_markets(venue, credential)
+        markets = venue_markets(venue=venue, sandbox=sandbox, credential_id=credential_id)
     except BrokerError as exc:
         return MarketFacts(listed=False), f"markets unavailable: {exc.venue_message}"
     rules = markets.get(symbol)
     if rules is None:
         return MarketFacts(listed=False), f"{symbol} not listed on {venue}"
     try:
-        from brokers.clients.registry import client_for
-
-        price = client_for(credential).fetch_price(symbol)
+        price = venue_price(venue=venue, symbol=symbol, sandbox=sandbox, credential_id=credential_id)
         problem = ""
     except BrokerError as exc:
         price, problem = None, f"price unavailable: {exc.venue_message}"
@@ -160,10 +137,8 @@ def _observed_signal_count() -> int:
 def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> PlanSummary:
     """Plan the copies of a stored signal. Claims the signal (RECEIVED -> planning) so two callers
     never plan it twice; returns what was planned."""
-    from brokers.models import BrokerCredential
-
     now = now or timezone.now()
-    mode = EngineMode.current().mode
+    mode = engine_mode_get()
     if mode == EngineMode.Mode.OFF:
         MasterSignal.objects.filter(pk=signal.pk, status=MasterSignal.Status.RECEIVED).update(
             status=MasterSignal.Status.IGNORED, mode=mode, planned_at=now)
@@ -176,10 +151,10 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
     ids = [a.id for a in followers]
     credentials: dict[int, list] = {}
     # a subquery, not the ids: a 5,000-literal IN list costs more to build and parse than the rows
-    for row in (BrokerCredential.objects.filter(account__in=_follower_accounts().values("id"), status="active")
-                .order_by("id").values("id", "account_id", "venue")):
-        credentials.setdefault(row["account_id"], []).append(SimpleNamespace(pk=row["id"], venue=row["venue"]))
-    master = Account.objects.filter(kind=Account.Kind.MASTER).first()
+    for row in credential_rows_active(account_ids=_follower_accounts().values("id")):
+        credentials.setdefault(row["account_id"], []).append(
+            SimpleNamespace(pk=row["id"], venue=row["venue"], is_paper=row["is_paper"]))
+    master = account_master()
     balances = balances_for_accounts(account_ids=ids + ([master.id] if master else []), now=now)
     master_balances = balances.get(master.id) if master else None
     master_equity = master_balances.equity_usd if master_balances else None
@@ -193,11 +168,11 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
     facts = SignalFacts(symbol=signal.symbol, side=signal.side, amount=signal.amount, price=signal.price,
                         exit_fraction=exit_fraction, master_equity=master_equity)
     chosen = {a.id: _pick_credential(credentials.get(a.id, []), signal.venue) for a in followers}
-    venue_facts: dict[str, tuple[MarketFacts, str]] = {}
+    venue_facts: dict[tuple[str, bool], tuple[MarketFacts, str]] = {}
     for cred in chosen.values():
-        if cred is not None and cred.venue not in venue_facts:
-            venue_facts[cred.venue] = venue_market_facts(
-                venue=cred.venue, credential=BrokerCredential.objects.get(pk=cred.pk), symbol=signal.symbol)
+        if cred is not None and (cred.venue, cred.is_paper) not in venue_facts:
+            venue_facts[(cred.venue, cred.is_paper)] = venue_market_facts(
+                venue=cred.venue, symbol=signal.symbol, sandbox=cred.is_paper, credential_id=cred.pk)
 
     age = max_balance_age()
     orders: list[PlannedOrder] = []
@@ -205,7 +180,7 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
         cred = chosen[account.id]
         cs = account.copy_settings
         bal = balances.get(account.id)
-        market, problem = venue_facts.get(cred.venue) if cred else (MarketFacts(), "")
+        market, problem = venue_facts[(cred.venue, cred.is_paper)] if cred else (MarketFacts(), "")
         follower = FollowerFacts(
             copy_enabled=cs.copy_enabled if cs else True,
             sizing_mode=cs.sizing_mode if cs else "proportional",

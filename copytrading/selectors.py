@@ -8,10 +8,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from brokers.selectors import balance_rows_first_ok_since, balance_rows_latest_ok
 from core.assets import CASH_ASSETS  # count toward equity, never toward open positions
+from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
 from .models import CopyOrder, CopySettings, EngineMode, MasterSignal
@@ -45,32 +47,16 @@ class BalanceFacts:
 _SNAPSHOT_COLUMNS = ("account_id", "venue", "asset", "total", "usd_value", "fetched_at")
 
 
-def _latest_ok_rows(account_ids: list[int], *, since: dt.datetime | None = None, earliest: bool = False,
-                    columns: tuple[str, ...] = _SNAPSHOT_COLUMNS):
-    from brokers.models import BalanceSnapshot
-
-    pick = BalanceSnapshot.objects.filter(
-        account_id=OuterRef("account_id"), credential_id=OuterRef("credential_id"), status="ok",
-    )
-    if since is not None:
-        pick = pick.filter(fetched_at__gte=since)
-    pick = pick.order_by("fetched_at" if earliest else "-fetched_at").values("fetched_at")[:1]
-    rows = BalanceSnapshot.objects.filter(account_id__in=account_ids, status="ok", credential__status="active",
-                                          fetched_at=Subquery(pick))
-    if since is not None:
-        rows = rows.filter(fetched_at__gte=since)
-    return rows.values_list(*columns)
-
-
 def balances_for_accounts(*, account_ids: list[int], now: dt.datetime | None = None) -> dict[int, BalanceFacts]:
-    """Latest good snapshot per credential, for many accounts in two queries. An account with no
-    good snapshot is absent (never a zero balance)."""
+    """Latest good snapshot per credential (brokers' one definition), for many accounts in two
+    queries. An account with no good snapshot is absent (never a zero balance)."""
     now = now or timezone.now()
     facts: dict[int, BalanceFacts] = {}
     ids = list(account_ids)
     for start in range(0, len(ids), 2000):
         chunk = ids[start:start + 2000]
-        for account_id, venue, asset, total, usd_value, fetched_at in _latest_ok_rows(chunk):
+        for account_id, venue, asset, total, usd_value, fetched_at in balance_rows_latest_ok(
+                account_ids=chunk, columns=_SNAPSHOT_COLUMNS):
             f = facts.setdefault(account_id, BalanceFacts(equity_usd=Decimal("0")))
             f.fetched_at = fetched_at if f.fetched_at is None else min(f.fetched_at, fetched_at)
             if not asset:
@@ -88,8 +74,8 @@ def balances_for_accounts(*, account_ids: list[int], now: dt.datetime | None = N
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         start_equity: dict[int, Decimal] = defaultdict(Decimal)
         # only the two columns summed: thousands of rows, each datetime costs a conversion
-        for account_id, usd_value in _latest_ok_rows(chunk, since=day_start, earliest=True,
-                                                     columns=("account_id", "usd_value")):
+        for account_id, usd_value in balance_rows_first_ok_since(account_ids=chunk, since=day_start,
+                                                                 columns=("account_id", "usd_value")):
             start_equity[account_id] += usd_value or Decimal("0")
         for account_id, value in start_equity.items():
             if account_id in facts:
@@ -121,6 +107,16 @@ def signal_counts(*, signal: MasterSignal) -> dict:
         else:
             counts["planned"] += n
     return counts
+
+
+def signal_outcome(*, signal: MasterSignal) -> dict:
+    """What a signal's sender is told (the webhook's response, `submit_signal --json`): its id,
+    status and how many copies were planned, observed and skipped, amounts as strings."""
+    counts = signal_counts(signal=signal)
+    return to_jsonable({
+        "signal_id": signal.pk, "status": signal.status,
+        "copy_orders": {k: counts[k] for k in ("planned", "observed", "skipped", "by_reason")},
+    })
 
 
 def signal_summary(*, signal: MasterSignal) -> dict:

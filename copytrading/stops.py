@@ -12,31 +12,31 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from brokers.clients.base import BrokerError
+from brokers.market_data import venue_markets, venue_price
+from brokers.selectors import credentials_active_by_id
 from core.decimals import round_down_to_step
 
 from .execution import copy_orders_enqueue
 from .models import CopyOrder, EngineMode, MasterSignal
-from .planning import _venue_markets, client_order_id_for
-from .selectors import balances_for_accounts
+from .planning import client_order_id_for
+from .selectors import balances_for_accounts, engine_mode_get
 
 logger = logging.getLogger("nija.copytrading")
 
 
 def copy_stops_enforce(*, limit: int = 1000) -> dict:
-    """Check armed stops against venue prices; trigger those at or below their stop price."""
-    from brokers.clients.base import BrokerError
-    from brokers.clients.registry import client_for
-    from brokers.models import BrokerCredential
-
+    """Check armed stops against venue prices (public market data); trigger those at or below
+    their stop price."""
     result = {"armed": 0, "triggered": 0, "errors": []}
-    if EngineMode.current().mode != EngineMode.Mode.LIVE:
+    if engine_mode_get() != EngineMode.Mode.LIVE:
         return result  # nothing is sent outside LIVE; armed stops wait
     armed = list(CopyOrder.objects.filter(stop_state="armed", stop_mode=CopyOrder.StopMode.ENGINE)
                  .select_related("account").order_by("id")[:limit])
     result["armed"] = len(armed)
     if not armed:
         return result
-    creds = {c.pk: c for c in BrokerCredential.objects.filter(pk__in={o.credential_id for o in armed}, status="active")}
+    creds = credentials_active_by_id(ids={o.credential_id for o in armed})
     prices: dict[tuple[str, str], object] = {}
     for order in armed:
         key = (order.venue, order.symbol)
@@ -44,7 +44,8 @@ def copy_stops_enforce(*, limit: int = 1000) -> dict:
         if key in prices or cred is None:
             continue
         try:
-            prices[key] = client_for(cred).fetch_price(order.symbol)
+            prices[key] = venue_price(venue=order.venue, symbol=order.symbol, sandbox=cred.is_paper,
+                                      credential_id=cred.pk)
         except BrokerError as exc:
             prices[key] = None
             result["errors"].append(f"{order.venue} {order.symbol}: {exc.venue_message}")
@@ -59,7 +60,12 @@ def copy_stops_enforce(*, limit: int = 1000) -> dict:
         bal = balances.get(order.account_id)
         if bal and bal.fetched_at and order.acknowledged_at and bal.fetched_at > order.acknowledged_at:
             qty = min(qty, bal.holdings.get(order.venue, {}).get(order.symbol.split("/")[0], qty))
-        rules = _venue_markets(order.venue, creds[order.credential_id]).get(order.symbol)
+        cred = creds[order.credential_id]
+        try:
+            rules = venue_markets(venue=order.venue, sandbox=cred.is_paper, credential_id=cred.pk).get(order.symbol)
+        except BrokerError as exc:  # the stop stays armed: the next run tries again
+            result["errors"].append(f"{order.venue} markets: {exc.venue_message}")
+            continue
         if rules is not None:
             qty = round_down_to_step(qty, rules.amount_step)
         with transaction.atomic():

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import threading
-import time
 import weakref
 from decimal import Decimal
 from typing import Any
@@ -37,6 +35,7 @@ from .base import (
     PermissionReport,
     Trade,
 )
+from .markets import markets_source, markets_source_set
 
 SIGNATURE_RE = re.compile(r"(signature|sign|apikey|api_key|passphrase)=[^&\s\"']+", re.IGNORECASE)
 # Venues where the venue can look an order up by our client order id directly.
@@ -213,28 +212,8 @@ def permissions_from(venue: str, payload: Any) -> PermissionReport:
 # itself (one or two large requests, then parsing) before its first call. A copy fan-out builds an
 # instance per follower credential, so every instance takes them from one loaded instance per
 # exchange and process instead (ccxt's set_markets_from_exchange, which also copies the helper
-# options some exchanges build while loading), reloaded from the venue after MARKETS_TTL_SECONDS.
-MARKETS_TTL_SECONDS = 3600
-_market_sources: dict[tuple[str, bool], tuple[float, Any]] = {}
-_market_sources_guard = threading.Lock()
-
-
-def _market_source(key: tuple[str, bool]) -> Any | None:
-    with _market_sources_guard:
-        hit = _market_sources.get(key)
-    if hit and time.monotonic() - hit[0] < MARKETS_TTL_SECONDS:
-        return hit[1]
-    return None
-
-
-def _market_source_set(key: tuple[str, bool], exchange: Any) -> None:
-    with _market_sources_guard:
-        _market_sources[key] = (time.monotonic(), exchange)
-
-
-def market_sources_clear() -> None:
-    with _market_sources_guard:
-        _market_sources.clear()
+# options some exchanges build while loading), kept in the one markets cache (clients/markets.py)
+# and reloaded from the venue once that entry expires.
 
 
 class _Common:
@@ -246,16 +225,20 @@ class _Common:
         self._secrets = (api_key, api_secret, passphrase)
         self.exchange = getattr(self._library, exchange_id)(self._config(api_key, api_secret, passphrase))
         self._markets_key = (exchange_id, sandbox)
+        # A long-lived instance (the venue's public client) reloads when the cached markets expire;
+        # a credential's instance keeps the markets it took.
+        self.markets_refresh = False
         if sandbox:
             self.exchange.set_sandbox_mode(True)
 
     def _markets_shared(self) -> bool:
         """Take the markets another instance loaded, if any is fresh. True when the markets are set."""
-        if self.exchange.markets:
+        source = markets_source(self._markets_key)
+        if self.exchange.markets and (source is self.exchange or not self.markets_refresh):
             return True
-        source = _market_source(self._markets_key)
         if source is not None:
-            self.exchange.set_markets_from_exchange(source)
+            if source is not self.exchange:
+                self.exchange.set_markets_from_exchange(source)
             return True
         return False
 
@@ -272,8 +255,8 @@ class CcxtClient(_Common):
 
     def _markets(self) -> None:
         if not self._markets_shared():
-            self.exchange.load_markets()
-            _market_source_set(self._markets_key, self.exchange)
+            self.exchange.load_markets(reload=True)
+            markets_source_set(self._markets_key, self.exchange)
 
     def fetch_balances(self) -> dict[str, AssetBalance]:
         try:
@@ -384,8 +367,8 @@ class AsyncCcxtClient(_Common):
             self.exchange.set_markets_from_exchange(source)
 
     async def _markets_load(self) -> Any:
-        await self.exchange.load_markets()
-        _market_source_set(self._markets_key, self.exchange)
+        await self.exchange.load_markets(reload=True)
+        markets_source_set(self._markets_key, self.exchange)
         return self.exchange
 
     async def fetch_balances(self) -> dict[str, AssetBalance]:

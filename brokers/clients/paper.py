@@ -77,6 +77,19 @@ class PaperClient:
         pass
 
 
+class PaperPublicClient:
+    """PAPER's public market data (markets and prices), read with no credential: no key's
+    latency, faults or lock apply."""
+
+    venue = "paper"
+
+    def fetch_markets(self) -> dict[str, MarketRules]:
+        return _venue().paper_markets()
+
+    def fetch_price(self, symbol: str) -> Decimal:
+        return _venue().paper_quote(symbol)
+
+
 async def _db_run(fn: Any, *args: Any) -> Any:
     return await sync_to_async(fn, thread_sensitive=True)(*args)
 

@@ -153,6 +153,57 @@ def _build(credential, *, asynchronous: bool) -> Any:
     )
 
 
+class PublicClient:
+    """A venue's unauthenticated client, for public market data only (markets, prices): no key,
+    so no credential lock and nothing a follower's orders wait behind. Calls on one instance are
+    serialized in this process (a sync ccxt instance is not thread-safe)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.venue = inner.venue
+        self._lock = threading.Lock()
+
+    def fetch_markets(self) -> dict[str, MarketRules]:
+        with self._lock:
+            return self.inner.fetch_markets()
+
+    def fetch_price(self, symbol: str) -> Decimal:
+        with self._lock:
+            return self.inner.fetch_price(symbol)
+
+
+_public_cache: dict[tuple[str, bool], PublicClient] = {}
+# Venues that serve no market data without a key (Alpaca's asset list needs one): their market
+# data is read through a credential of theirs.
+KEYED_MARKET_DATA_VENUES = frozenset({"alpaca"})
+
+
+def public_client_for(venue: str, *, sandbox: bool = False) -> PublicClient | None:
+    """The one public client of `venue` (per sandbox flag) in this process, or None when the venue
+    needs a key even for market data."""
+    venue = venue.lower()
+    if venue in KEYED_MARKET_DATA_VENUES:
+        return None
+    key = (venue, sandbox)
+    with _guard:
+        client = _public_cache.get(key)
+        if client is None:
+            client = _public_cache[key] = PublicClient(_public_build(venue, sandbox=sandbox))
+        return client
+
+
+def _public_build(venue: str, *, sandbox: bool) -> Any:
+    if venue == "paper":
+        from .paper import PaperPublicClient
+
+        return PaperPublicClient()
+    from .ccxt_client import CcxtClient
+
+    client = CcxtClient(exchange_id=venue, api_key="", api_secret="", sandbox=sandbox)
+    client.markets_refresh = True  # long-lived: reload when the cached markets expire
+    return client
+
+
 def client_for(credential) -> BrokerClient:
     _require_active(credential)
     fingerprint = _fingerprint(credential)
@@ -190,3 +241,4 @@ async def async_clients_close() -> None:
 def client_cache_clear() -> None:
     with _guard:
         _sync_cache.clear()
+        _public_cache.clear()

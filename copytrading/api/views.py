@@ -20,11 +20,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
 from ..models import MasterSignal
-from ..selectors import signal_counts
+from ..selectors import signal_outcome
 from ..services import signal_receive
 from .serializers import SignalInputSerializer, SignalOutputSerializer
 
@@ -63,14 +62,6 @@ def signature_problem(*, secret: str, timestamp: str | None, signature: str | No
     return ""
 
 
-def signal_response_body(signal: MasterSignal) -> dict:
-    counts = signal_counts(signal=signal)
-    return to_jsonable({
-        "signal_id": signal.pk, "status": signal.status,
-        "copy_orders": {k: counts[k] for k in ("planned", "observed", "skipped", "by_reason")},
-    })
-
-
 class SignalWebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -102,4 +93,4 @@ class SignalWebhookView(APIView):
             signal, created = signal_receive(source=MasterSignal.Source.WEBHOOK, data=data, raw_payload=data)
         except ApplicationError as exc:
             return Response({"error": {"code": exc.code, "message": exc.message, **exc.extra}}, status=400)
-        return Response(signal_response_body(signal), status=201 if created else 200)
+        return Response(signal_outcome(signal=signal), status=201 if created else 200)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from brokers.clients.ccxt_client import market_sources_clear
+from brokers.clients.markets import markets_cache_clear
 from brokers.clients.registry import client_cache_clear
 from brokers.models import BrokerCredential
 from brokers.paper import paper_fund
@@ -17,10 +17,10 @@ def _fresh_client_cache():
     # Credential ids repeat across test databases; a cached client (or shared markets) must not
     # outlive its test.
     client_cache_clear()
-    market_sources_clear()
+    markets_cache_clear()
     yield
     client_cache_clear()
-    market_sources_clear()
+    markets_cache_clear()
 
 
 @pytest.fixture

@@ -293,9 +293,9 @@ def test_a_second_instance_takes_the_markets_the_first_loaded(monkeypatch):
     for helper in first.exchange.options.get("marketHelperProps", []):  # e.g. Kraken's marketsByAltname
         assert second.exchange.options.get(helper) is first.exchange.options.get(helper)
 
-    from brokers.clients import ccxt_client
+    from brokers.clients import markets
 
-    monkeypatch.setattr(ccxt_client, "MARKETS_TTL_SECONDS", 0)  # stale: the next instance reloads
+    monkeypatch.setattr(markets, "MARKETS_TTL_SECONDS", 0)  # stale: the next instance reloads
     third = _bare()
     _markets_from_the_venue(third.exchange, loads)
     third.fetch_markets()

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from brokers.clients.markets import markets_cache_clear
 from brokers.models import BalanceSnapshot, BrokerCredential
 from brokers.paper import paper_fund, paper_price_get
 from brokers.services import credential_add
-from copytrading.planning import markets_cache_clear
 from copytrading.services import engine_mode_set
 
 SECRET = "test-signal-secret"
@@ -30,8 +30,14 @@ class World:
     def snapshot(self, account, credential, *, fetched_at: dt.datetime | None = None, **assets: str) -> None:
         """Store one OK fetch: USD at face value, other assets at the PAPER price of ASSET/USD."""
         fetched_at = fetched_at or timezone.now()
-        names = {f.name for f in BalanceSnapshot._meta.get_fields()}
-        flags = {k: True for k in ("is_latest", "is_latest_ok") if k in names}  # as the balance audit marks them
+        # Flag the rows as the balance audit does: the newest fetch of a credential is its latest
+        # (good) reading and takes the flags from the rows before it; an older fetch is history.
+        newest = (BalanceSnapshot.objects.filter(credential=credential).order_by("-fetched_at")
+                  .values_list("fetched_at", flat=True).first())
+        is_newest = newest is None or fetched_at >= newest
+        if is_newest:
+            BalanceSnapshot.objects.filter(credential=credential).update(is_latest=False, is_latest_ok=False)
+        flags = {"is_latest": is_newest, "is_latest_ok": is_newest}
         for asset, amount in assets.items():
             qty = Decimal(amount)
             usd = qty if asset == "USD" else qty * paper_price_get(symbol=f"{asset}/USD")

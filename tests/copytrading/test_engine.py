@@ -459,3 +459,15 @@ def test_synchronous_venues_go_through_the_bounded_thread_pool(world, live, rece
     receive()
     assert set(CopyOrder.objects.values_list("status", flat=True)) == {"FILLED"}
     assert PaperOrder.objects.count() == 2
+
+
+def test_planning_prices_through_public_market_data_not_a_followers_failing_key(world, receive):
+    world.account("nija_master", master=True, USD="50000")
+    _, cred = world.account("ann")
+    behaviour = paper_behaviour_set(credential=cred, fault="auth_failure", fault_count=5,
+                                    operations=["fetch_markets", "fetch_price"])
+    receive()
+    order = CopyOrder.objects.get()
+    assert (order.status, order.reason) == ("OBSERVED", "")
+    behaviour.refresh_from_db()
+    assert behaviour.fault_count == 5  # planning asked nothing through ann's key

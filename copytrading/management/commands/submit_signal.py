@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from copytrading.api.views import signal_response_body
 from copytrading.models import MasterSignal
+from copytrading.selectors import signal_outcome
 from copytrading.services import signal_receive
 from core.management.base import NijaCommand, render_table
 
@@ -35,7 +35,7 @@ class Command(NijaCommand):
             data["exit_fraction"] = opts["exit_fraction"]
         signal, created = signal_receive(source=MasterSignal.Source.MANUAL, data=data,
                                          raw_payload={**data, "submitted_by": self.cli_actor()})
-        body = signal_response_body(signal)
+        body = signal_outcome(signal=signal)
         if opts["json"]:
             self.write_json({**body, "created": created})
             return
