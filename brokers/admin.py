@@ -1,18 +1,20 @@
-"""Admin: credentials are added or replaced through write-only fields that go through
-credential_add (verify, permission check, encrypt, audit); a secret is never displayed, only the
-last-4 hint. Snapshots, alerts and PAPER state are read-only views."""
+"""Admin: credentials are added or replaced through write-only fields and the credential service
+(checked in the form's clean, stored once in save_model: verify, permission check, encrypt,
+audit); a secret is never displayed, only the last-4 hint. Snapshots, alerts and PAPER state are
+read-only views."""
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from core.admin import ReadOnlyModelAdmin
 from core.admin_actions import reason_action
 from core.errors import ApplicationError
 
 from .models import Alert, BalanceSnapshot, BrokerCredential, PaperBalance, PaperOrder, PaperPrice
-from .services import alert_resolve, credential_add, credential_status_set
+from .selectors import credential_get
+from .services import CredentialPlan, alert_resolve, credential_check, credential_status_set, credential_store
 
 
 def _secret_field(label: str, required: bool = False) -> forms.CharField:
@@ -36,12 +38,14 @@ class CredentialForm(forms.ModelForm):
         fields = ("account", "venue", "label", "is_paper")
 
     request = None  # set by the admin so the service records who did it
-    saved_credential: BrokerCredential | None = None
+    credential_plan: CredentialPlan | None = None
 
     def validate_unique(self) -> None:
         """Adding an existing (account, venue, label) replaces its key; the service decides."""
 
     def clean(self):
+        """Checks the key through the service (its refusal, a bad key or a withdraw permission,
+        shows on the form) and writes nothing: save_model stores it, once."""
         cleaned = super().clean()
         if self.errors:
             return cleaned
@@ -51,10 +55,9 @@ class CredentialForm(forms.ModelForm):
         label = cleaned.get("label") or instance.label or "default"
         if not cleaned.get("api_key") or not cleaned.get("api_secret"):
             raise forms.ValidationError("Enter the API key and secret (they are stored encrypted and never shown).")
-        # The service runs here so that its refusal (bad key, withdraw permission) shows on the form.
         try:
-            self.saved_credential = credential_add(
-                actor=self.request.user if self.request else "admin", account=account, venue=venue, label=label,
+            self.credential_plan = credential_check(
+                account=account, venue=venue, label=label,
                 api_key=cleaned["api_key"], api_secret=cleaned["api_secret"],
                 passphrase=cleaned.get("passphrase") or "", paper=cleaned.get("is_paper", instance.is_paper),
                 verify=cleaned.get("verify", False),
@@ -63,6 +66,10 @@ class CredentialForm(forms.ModelForm):
             )
         except ApplicationError as exc:
             raise forms.ValidationError(str(exc)) from None
+        if self.credential_plan.existing_id is not None and not instance.pk:
+            # A replacement from the add page: the form validates (account, venue, label) against
+            # the stored row as itself, not as a duplicate.
+            self.instance = credential_get(credential_id=self.credential_plan.existing_id)
         for name in ("api_key", "api_secret", "passphrase"):
             cleaned.pop(name, None)
         return cleaned
@@ -102,10 +109,7 @@ class BrokerCredentialAdmin(admin.ModelAdmin):
         return form_class
 
     def save_model(self, request, obj, form, change):
-        saved = form.saved_credential
-        if saved is None:
-            messages.error(request, "Nothing saved.")
-            return
+        saved = credential_store(actor=request.user, plan=form.credential_plan)
         obj.pk = saved.pk
         obj.refresh_from_db()
 

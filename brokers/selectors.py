@@ -90,6 +90,10 @@ def credential_rows_active(*, account_ids) -> list[dict]:
                 .order_by("id").values("id", "account_id", "venue", "is_paper"))
 
 
+def credential_get(*, credential_id: int) -> BrokerCredential:
+    return BrokerCredential.objects.select_related("account").get(pk=credential_id)
+
+
 def credentials_active_by_id(*, ids) -> dict[int, BrokerCredential]:
     """The active credentials among `ids`, by id (an archived or disabled one is absent)."""
     return {c.pk: c for c in BrokerCredential.objects.filter(pk__in=ids, status=BrokerCredential.Status.ACTIVE)}

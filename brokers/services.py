@@ -73,13 +73,33 @@ def _verify(*, venue: str, api_key: str, api_secret: str, passphrase: str, paper
             close()
 
 
-def credential_add(
-    *, actor: Actor, account: Account, venue: str, api_key: str, api_secret: str, passphrase: str = "",
+@dataclass
+class CredentialPlan:
+    """A key checked by credential_check and not yet stored: what credential_store writes. The
+    secrets are in memory for one call (or one admin request) only and never in its repr."""
+
+    account: Account
+    venue: str
+    label: str
+    paper: bool
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    passphrase: str = field(repr=False)
+    permissions: dict
+    verified_at: dt.datetime | None
+    allow_withdraw_permission: bool
+    reason: str
+    existing_id: int | None
+
+
+def credential_check(
+    *, account: Account, venue: str, api_key: str, api_secret: str, passphrase: str = "",
     label: str = "default", paper: bool = False, verify: bool = True, allow_withdraw_permission: bool = False,
     reason: str = "",
-) -> BrokerCredential:
-    """Store (or replace) an account's key for a venue, encrypted. The key is verified first by
-    fetching balances; a key that can withdraw is refused unless explicitly allowed with a reason."""
+) -> CredentialPlan:
+    """Everything credential_add checks before it writes: the input, the key (balances fetched
+    when `verify`) and its permissions (a key that can withdraw is refused unless explicitly
+    allowed with a reason). Writes nothing; raises ApplicationError with what is wrong."""
     venue = venue_validate(venue)
     label = (label or "default").strip()
     api_key, api_secret, passphrase = (api_key or "").strip(), (api_secret or "").strip(), (passphrase or "").strip()
@@ -117,32 +137,57 @@ def credential_add(
         verified_at = timezone.now()
     if allow_withdraw_permission:
         permissions["withdraw_accepted"] = True
+    return CredentialPlan(account=account, venue=venue, label=label, paper=paper, api_key=api_key,
+                          api_secret=api_secret, passphrase=passphrase, permissions=permissions,
+                          verified_at=verified_at, allow_withdraw_permission=allow_withdraw_permission, reason=reason,
+                          existing_id=existing.pk if existing else None)
 
+
+def credential_store(*, actor: Actor, plan: CredentialPlan) -> BrokerCredential:
+    """Write a checked key (new, or replacing the account's key for that venue and label),
+    encrypted, and audit it, in one transaction."""
+    account, venue, label, permissions = plan.account, plan.venue, plan.label, plan.permissions
     with transaction.atomic():
         before = None
+        existing = BrokerCredential.objects.select_for_update().filter(account=account, venue=venue,
+                                                                        label=label).first()
         if existing:
-            credential = BrokerCredential.objects.select_for_update().get(pk=existing.pk)
+            credential = existing
             before = credential.snapshot()
         else:
             credential = BrokerCredential(account=account, venue=venue, label=label)
-        credential.is_paper = paper
-        credential.api_key_encrypted = crypto.encrypt(api_key)
-        credential.api_secret_encrypted = crypto.encrypt(api_secret)
-        credential.passphrase_encrypted = crypto.encrypt(passphrase)
-        credential.hint = _hint(api_key)
+        credential.is_paper = plan.paper
+        credential.api_key_encrypted = crypto.encrypt(plan.api_key)
+        credential.api_secret_encrypted = crypto.encrypt(plan.api_secret)
+        credential.passphrase_encrypted = crypto.encrypt(plan.passphrase)
+        credential.hint = _hint(plan.api_key)
         credential.status = BrokerCredential.Status.ACTIVE
         credential.permissions = permissions
-        credential.last_verified_at = verified_at
+        credential.last_verified_at = plan.verified_at
         credential.save()
         action = "CREDENTIAL_REPLACE" if existing else "CREDENTIAL_ADD"
-        if allow_withdraw_permission and permissions.get("can_withdraw"):
+        if plan.allow_withdraw_permission and permissions.get("can_withdraw"):
             action += "_WITHDRAW_CAPABLE"
         audit_event_record(
             actor=actor, action=action, target_type="broker_credential",
-            target_id=f"{account.user_id}:{venue}:{label}", reason=reason, before=before, after=credential.snapshot(),
+            target_id=f"{account.user_id}:{venue}:{label}", reason=plan.reason, before=before,
+            after=credential.snapshot(),
         )
     logger.info("%s: %s on %s/%s (key ****%s)", action, account.user_id, venue, label, credential.hint)
     return credential
+
+
+def credential_add(
+    *, actor: Actor, account: Account, venue: str, api_key: str, api_secret: str, passphrase: str = "",
+    label: str = "default", paper: bool = False, verify: bool = True, allow_withdraw_permission: bool = False,
+    reason: str = "",
+) -> BrokerCredential:
+    """Store (or replace) an account's key for a venue, encrypted. The key is verified first by
+    fetching balances; a key that can withdraw is refused unless explicitly allowed with a reason."""
+    plan = credential_check(account=account, venue=venue, api_key=api_key, api_secret=api_secret,
+                            passphrase=passphrase, label=label, paper=paper, verify=verify,
+                            allow_withdraw_permission=allow_withdraw_permission, reason=reason)
+    return credential_store(actor=actor, plan=plan)
 
 
 def credential_status_set(
