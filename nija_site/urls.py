@@ -4,10 +4,6 @@ from drf_spectacular.views import SpectacularAPIView
 
 from core.views import healthz
 
-admin.site.site_header = "NIJA back office"
-admin.site.site_title = "NIJA back office"
-admin.site.index_title = "Registry, copy engine and reporting"
-
 api_v1 = [
     path("", include("copytrading.api.urls")),
     path("", include("reporting.api.urls")),
@@ -18,5 +14,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("", include("reporting.urls")),
+    path("", include("portal.urls")),
 ]

@@ -24,7 +24,7 @@ from .lots import (
     trade_prices_add,
     trade_value_usd,
 )
-from .models import FeeCharge, LedgerEntry, PricePoint, Report
+from .models import DailyNav, FeeCharge, LedgerEntry, PricePoint, Report
 from .performance import NavDay, day_end, nav_series, period_metrics
 
 
@@ -278,3 +278,16 @@ def transactions_export(*, account: Account) -> dict:
 
 def report_latest(*, account: Account, period: str) -> Report | None:
     return Report.objects.filter(account=account, period=period).order_by("-period_start").first()
+
+
+def reports_for_account(*, account: Account, limit: int) -> list[Report]:
+    """An account's stored reports, newest period first (the portal's and the API's report list)."""
+    return list(Report.objects.filter(account=account).order_by("-period_start", "period")[:limit])
+
+
+def report_get(*, report_id: int) -> Report | None:
+    return Report.objects.select_related("account").filter(pk=report_id).first()
+
+
+def stored_nav_days(*, account: Account) -> int:
+    return DailyNav.objects.filter(account=account).count()

@@ -19,7 +19,7 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "nija_site.apps.NijaAdminConfig",  # django.contrib.admin with the project's AdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "brokers",
     "copytrading",
     "reporting",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -19,7 +19,15 @@ from core.errors import ApplicationError
 from ..access import account_for_user
 from ..models import Report
 from ..reports import PERIODS, report_data
-from ..selectors import AccountBooks, fee_statement, method_check, positions_view, tax_report, transactions_export
+from ..selectors import (
+    AccountBooks,
+    fee_statement,
+    method_check,
+    positions_view,
+    reports_for_account,
+    tax_report,
+    transactions_export,
+)
 
 
 def _date(request: Request, name: str, default: dt.date) -> dt.date:
@@ -60,7 +68,7 @@ class ReportListView(APIView):
     @extend_schema(operation_id="reporting_reports_list", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
-        reports = Report.objects.filter(account=account).order_by("-period_start", "period")[:200]
+        reports = reports_for_account(account=account, limit=200)
         return Response({"user_id": account.user_id, "reports": [
             {"id": r.pk, "period": r.period, "start": r.period_start.isoformat(), "end": r.period_end.isoformat(),
              "generated_at": r.generated_at.isoformat()} for r in reports]})

@@ -8,13 +8,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.decimals import format_decimal, format_money
-
-from .access import account_for_user
-from .models import DailyNav, Report
-from .reports import signed_money
-from .selectors import AccountBooks, positions_view
+from reporting.access import account_for_user
+from reporting.reports import signed_money
+from reporting.selectors import AccountBooks, positions_view, report_get, reports_for_account, stored_nav_days
 
 LOGIN_URL = "portal-login"
+REPORTS_SHOWN = 60
 
 
 @login_required(login_url=LOGIN_URL)
@@ -35,15 +34,15 @@ def portal_home(request: HttpRequest) -> HttpResponse:
         "nav_day": last.day if last else None,
         "missing_prices": last.missing_prices if last else [],
         "positions": positions,
-        "reports": Report.objects.filter(account=account).order_by("-period_start", "period")[:60],
-        "stored_navs": DailyNav.objects.filter(account=account).count(),
+        "reports": reports_for_account(account=account, limit=REPORTS_SHOWN),
+        "stored_navs": stored_nav_days(account=account),
     }
-    return render(request, "reporting/portal_home.html", context)
+    return render(request, "portal/home.html", context)
 
 
 @login_required(login_url=LOGIN_URL)
 def portal_report(request: HttpRequest, report_id: int) -> HttpResponse:
-    report = Report.objects.select_related("account").filter(pk=report_id).first()
+    report = report_get(report_id=report_id)
     if report is None:
         raise Http404("no such report")
     account_for_user(user=request.user, user_id=report.account.user_id)  # 404 unless theirs (or staff)
