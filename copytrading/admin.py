@@ -126,8 +126,8 @@ class MasterSignalAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "received_at"
     readonly_fields = ("source", "source_id", "venue", "symbol", "side", "amount", "price", "order_type",
                        "master_order_id", "executed_at", "exit_fraction", "exit_fraction_source", "received_at",
-                       "mode", "status", "master_equity_usd", "planned_at", "counts_by_reason", "orders_link",
-                       "raw_payload")
+                       "mode", "status", "status_reason", "master_equity_usd", "planned_at", "counts_by_reason",
+                       "orders_link", "raw_payload")
     fields = readonly_fields
 
     def get_queryset(self, request):

@@ -5,3 +5,8 @@ class CopytradingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "copytrading"
     verbose_name = "Copy engine"
+
+    def ready(self):
+        # Register the tasks in every process, not only in workers (which autodiscover them): a task
+        # queued by name then runs eagerly where eager mode is on (tests), instead of bypassing it.
+        from . import tasks  # noqa: F401

@@ -108,6 +108,7 @@ class MasterSignal(models.Model):
         OBSERVED = "OBSERVED", "Observed"
         EXECUTING = "EXECUTING", "Executing"
         COMPLETED = "COMPLETED", "Completed"
+        EXPIRED = "EXPIRED", "Expired (too old or in the future: never copied)"
 
     source = models.CharField(max_length=8, choices=Source.choices)
     source_id = models.CharField(max_length=128)
@@ -126,6 +127,7 @@ class MasterSignal(models.Model):
     raw_payload = models.JSONField(default=dict, blank=True)
     mode = models.CharField(max_length=8, choices=EngineMode.Mode.choices, help_text="engine mode when planned")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    status_reason = models.CharField(max_length=255, blank=True, help_text="why the signal was not copied")
     master_equity_usd = AmountField(null=True, blank=True)
     planned_at = models.DateTimeField(null=True, blank=True)
 

@@ -27,7 +27,7 @@ from core.db import rows_insert
 from core.decimals import format_decimal
 
 from .models import CopyOrder, EngineMode, MasterSignal, SkipReason
-from .selectors import BalanceFacts, balances_for_accounts, engine_mode_get
+from .selectors import BalanceFacts, balances_for_accounts, engine_mode_get, signals_received_before
 from .sizing import CopyPlan, FollowerFacts, MarketFacts, RiskLimits, SignalFacts, copy_plan_compute
 
 logger = logging.getLogger("nija.copytrading")
@@ -348,3 +348,26 @@ def _log_observe(*, signal: MasterSignal, orders: list[PlannedOrder], accounts: 
                          f" on {order.venue}")
     lines.append("=" * 60)
     logger.info("\n".join(lines))
+
+
+@dataclass
+class PendingPlanReport:
+    planned: int = 0
+    errors: list[str] | None = None
+
+
+def signals_plan_pending(*, now: dt.datetime | None = None, limit: int = 50) -> PendingPlanReport:
+    """Plan the signals left RECEIVED for longer than NIJA_SIGNAL_PLAN_SWEEP_AFTER_SECONDS: the
+    webhook could not queue them (broker down) or a planner died mid-way. `signal_plan` claims
+    each signal, so this racing a queued planning task plans it once."""
+    now = now or timezone.now()
+    report = PendingPlanReport(errors=[])
+    before = now - dt.timedelta(seconds=settings.NIJA_SIGNAL_PLAN_SWEEP_AFTER_SECONDS)
+    for signal in signals_received_before(before=before, limit=limit):
+        try:
+            signal_plan(signal=signal)
+            report.planned += 1
+        except Exception as exc:  # one bad signal must not stop the others
+            logger.exception("planning pending signal #%s failed", signal.pk)
+            report.errors.append(f"signal #{signal.pk}: planning failed: {exc!r}"[:300])
+    return report

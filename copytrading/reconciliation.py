@@ -18,6 +18,7 @@ from core.errors import ApplicationError
 
 from .execution import Outcome, copy_orders_enqueue, outcome_apply, signal_completion_check, status_from_result
 from .models import CopyFill, CopyOrder, MasterFillCursor, MasterSignal
+from .planning import signals_plan_pending
 from .selectors import orders_needing_reconcile
 
 logger = logging.getLogger("nija.copytrading")
@@ -79,16 +80,9 @@ def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500) -
     now = now or timezone.now()
     report = ReconcileReport()
     # Signals whose planning never finished (a crash between intake and the plan's commit).
-    for signal in MasterSignal.objects.filter(status=MasterSignal.Status.RECEIVED,
-                                              received_at__lt=now - dt.timedelta(minutes=2))[:50]:
-        from .planning import signal_plan
-
-        try:
-            signal_plan(signal=signal)
-            report.replanned += 1
-        except Exception as exc:  # one bad signal must not stop reconciliation of the others
-            logger.exception("re-planning signal #%s failed", signal.pk)
-            report.errors.append(f"signal #{signal.pk}: planning failed: {exc!r}"[:300])
+    pending = signals_plan_pending(now=now)
+    report.replanned += pending.planned
+    report.errors.extend(pending.errors)
 
     orders = list(orders_needing_reconcile(stale_before=now - submit_stale_after(), limit=limit)
                   .select_related("signal"))

@@ -109,12 +109,14 @@ def signal_counts(*, signal: MasterSignal) -> dict:
     return counts
 
 
-def signal_outcome(*, signal: MasterSignal) -> dict:
+def signal_outcome(*, signal: MasterSignal, planning: str) -> dict:
     """What a signal's sender is told (the webhook's response, `submit_signal --json`): its id,
-    status and how many copies were planned, observed and skipped, amounts as strings."""
+    status, what happened to its plan (`signal_planning_state`), why it was not copied, and how
+    many copies were planned, observed and skipped, amounts as strings."""
     counts = signal_counts(signal=signal)
     return to_jsonable({
-        "signal_id": signal.pk, "status": signal.status,
+        "signal_id": signal.pk, "status": signal.status, "planning": planning,
+        "reason": signal.status_reason or None,
         "copy_orders": {k: counts[k] for k in ("planned", "observed", "skipped", "by_reason")},
     })
 
@@ -157,3 +159,21 @@ def orders_needing_reconcile(*, stale_before: dt.datetime, limit: int = 500) -> 
         | Q(status=CopyOrder.Status.SUBMITTING, claimed_at__lt=stale_before)
         | Q(status__in=[CopyOrder.Status.FILLED, CopyOrder.Status.PARTIALLY_FILLED], fills_synced=False)
     ).order_by("id")[:limit])
+
+
+def signals_received_before(*, before: dt.datetime, limit: int) -> list[MasterSignal]:
+    """Stored signals still waiting for their plan, oldest first."""
+    return list(MasterSignal.objects.filter(status=MasterSignal.Status.RECEIVED, received_at__lt=before)
+                .order_by("received_at", "id")[:limit])
+
+
+def signal_planning_state(signal: MasterSignal, *, queued: bool | None = None) -> str:
+    """What a sender is told about a signal's plan (the webhook never waits for it). `queued` is
+    False when the task broker refused the planning task."""
+    if signal.status == MasterSignal.Status.EXPIRED:
+        return "not planned: expired"
+    if signal.status != MasterSignal.Status.RECEIVED:
+        return "done"
+    if queued is False:
+        return "accepted, planning queued"  # broker down: the pending-signal sweep plans it
+    return "queued"

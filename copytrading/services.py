@@ -9,6 +9,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from celery import current_app
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,10 +19,11 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import Account
 from compliance.services import audit_event_record
 from core.actors import Actor, reason_required
-from core.decimals import to_decimal
+from core.decimals import decimal_for_field, to_decimal
 from core.errors import ApplicationError
 
 from .models import CopySettings, EngineMode, MasterSignal
+from .planning import signal_plan
 
 logger = logging.getLogger("nija.copytrading")
 ENGINE_MODE_PERMISSION = "copytrading.change_engine_mode"
@@ -125,6 +128,50 @@ _VENUE_RE = re.compile(r"^[a-z0-9_.-]{2,32}$")
 _SOURCE_ID_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 
 
+EARLIEST_SIGNAL_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _executed_at_problem(executed: dt.datetime) -> str:
+    """'' for a plausible execution time, else what is wrong with it (year 1 and 9999 included)."""
+    try:
+        utc = executed.astimezone(dt.UTC)
+        latest = timezone.now() + dt.timedelta(seconds=settings.NIJA_SIGNAL_CLOCK_TOLERANCE_SECONDS)
+    except (OverflowError, ValueError):
+        return "outside the supported range of dates"
+    if utc < EARLIEST_SIGNAL_TIME:
+        return f"before {EARLIEST_SIGNAL_TIME:%Y-%m-%d}: not a real execution time"
+    if utc > latest:
+        return (f"in the future (more than {settings.NIJA_SIGNAL_CLOCK_TOLERANCE_SECONDS} s ahead of the server "
+                f"clock): check the sender's clock")
+    return ""
+
+
+def json_contains_nul(value: Any) -> bool:
+    """True if any string (key or value) in a parsed JSON document holds a NUL character, which
+    PostgreSQL cannot store in jsonb. Iterative, so a deeply nested body cannot exhaust the stack."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def signal_expiry_reason(*, executed_at: dt.datetime, received_at: dt.datetime) -> str:
+    """Why a signal is too old to copy ('' when it is fresh enough)."""
+    age = (received_at - executed_at).total_seconds()
+    limit = settings.NIJA_SIGNAL_MAX_AGE_SECONDS
+    if age > limit:
+        return f"received {int(age)} s after execution; signals older than {limit} s are not copied"
+    return ""
+
+
 def signal_fields_clean(data: Any) -> dict[str, Any]:
     """Validate a signal body; raise one ApplicationError with an error per field."""
     if not isinstance(data, dict):
@@ -141,6 +188,9 @@ def signal_fields_clean(data: Any) -> dict[str, Any]:
             return ""
         if not isinstance(value, str):
             errors[name] = "must be a string"
+            return ""
+        if "\x00" in value:
+            errors[name] = "must not contain NUL characters"
             return ""
         return value.strip()
 
@@ -167,6 +217,9 @@ def signal_fields_clean(data: Any) -> dict[str, Any]:
                 value = to_decimal(raw, field=name)
                 if value <= 0:
                     errors[name] = "must be positive"
+                else:
+                    # the value the database will hold: too many digits or rounding to 0 is refused
+                    value = decimal_for_field(value, model_field=MasterSignal._meta.get_field(name))
                 clean[name] = value
             except ApplicationError as exc:
                 errors[name] = str(exc)
@@ -188,6 +241,8 @@ def signal_fields_clean(data: Any) -> dict[str, Any]:
             errors["executed_at"] = "must be an ISO 8601 date-time, e.g. 2026-11-20T10:00:00Z"
         elif timezone.is_naive(executed):
             errors["executed_at"] = "must carry a time zone (e.g. Z for UTC)"
+        elif problem := _executed_at_problem(executed):
+            errors["executed_at"] = problem
         else:
             clean["executed_at"] = executed.astimezone(dt.UTC)
     fraction_raw = text("exit_fraction", required=False)
@@ -199,6 +254,8 @@ def signal_fields_clean(data: Any) -> dict[str, Any]:
                 errors["exit_fraction"] = "must be in (0, 1]"
             elif side == "buy":
                 errors["exit_fraction"] = "only a sell reduces a position"
+            else:
+                fraction = decimal_for_field(fraction, model_field=MasterSignal._meta.get_field("exit_fraction"))
             clean["exit_fraction"] = fraction
         except ApplicationError as exc:
             errors["exit_fraction"] = str(exc)
@@ -209,22 +266,31 @@ def signal_fields_clean(data: Any) -> dict[str, Any]:
 
 
 def signal_receive(*, source: str, data: Any, raw_payload: Any = None, plan: bool = True) -> tuple[MasterSignal, bool]:
-    """Store a master signal once per (source, source_id) and plan its copies.
+    """Store a master signal once per (source, source_id) and, with `plan`, plan its copies here.
 
     Returns (signal, created). A replay of a known source id returns the stored signal and
-    changes nothing. Invalid data raises ApplicationError before anything is written."""
+    changes nothing. Invalid data raises ApplicationError before anything is written. A signal
+    older than NIJA_SIGNAL_MAX_AGE_SECONDS is stored EXPIRED with its reason and never planned.
+    The webhook passes plan=False and queues the planning (`signal_plan_enqueue`) instead."""
     if source not in MasterSignal.Source.values:
         raise ApplicationError(f"unknown signal source '{source}'")
     clean = signal_fields_clean(data)
+    payload = raw_payload if raw_payload is not None else data
+    if json_contains_nul(payload):
+        raise ApplicationError("invalid signal: the body must not contain NUL characters",
+                               extra={"fields": {"non_field_errors": "NUL character in the body"}})
     existing = MasterSignal.objects.filter(source=source, source_id=clean["source_id"]).first()
     if existing:
         return existing, False
+    received_at = timezone.now()
+    expired = signal_expiry_reason(executed_at=clean["executed_at"], received_at=received_at)
     try:
         with transaction.atomic():
             signal = MasterSignal.objects.create(
-                source=source, raw_payload=raw_payload if raw_payload is not None else data,
+                source=source, raw_payload=payload, received_at=received_at,
                 exit_fraction_source="sender" if clean["exit_fraction"] is not None else "",
-                mode=EngineMode.current().mode, **clean,
+                mode=EngineMode.current().mode, status_reason=expired,
+                status=MasterSignal.Status.EXPIRED if expired else MasterSignal.Status.RECEIVED, **clean,
             )
     except IntegrityError:
         # A concurrent delivery of the same signal won the insert: this one is the replay.
@@ -232,16 +298,30 @@ def signal_receive(*, source: str, data: Any, raw_payload: Any = None, plan: boo
         if existing is None:
             raise
         return existing, False
+    if expired:
+        logger.warning("signal #%s expired: %s", signal.pk, expired)
+        return signal, True
     if plan:
         # Planning reads venues (markets, prices) outside any transaction and writes its plan in
-        # one; a crash in between leaves the signal RECEIVED and reconciliation plans it again.
-        from .planning import signal_plan
-
+        # one; a crash in between leaves the signal RECEIVED and the pending-signal sweep plans it.
         try:
             signal_plan(signal=signal)
         except Exception:
             # Stored means accepted: the sender must not resend. The signal stays RECEIVED and
-            # reconciliation plans it again; the failure is in the log with its traceback.
-            logger.exception("planning signal #%s failed; reconciliation will retry it", signal.pk)
+            # the sweep plans it again; the failure is in the log with its traceback.
+            logger.exception("planning signal #%s failed; the pending-signal sweep will retry it", signal.pk)
         signal.refresh_from_db()
     return signal, True
+
+
+def signal_plan_enqueue(signal: MasterSignal) -> bool:
+    """Queue the planning of a stored RECEIVED signal (by task name: no import of the task module).
+    False when the task broker cannot take it; the signal stays RECEIVED and the sweep plans it."""
+    try:
+        # By name, not by import; a signature of a registered task still honours eager mode in tests.
+        current_app.signature("copytrading.tasks.signal_plan_task", args=[signal.pk]).apply_async(retry=False)
+    except Exception as exc:  # the broker's many connection errors: the signal is safe in the database
+        logger.warning("could not queue planning of signal #%s (%s); the sweep will plan it", signal.pk,
+                       type(exc).__name__)
+        return False
+    return True

@@ -35,3 +35,25 @@ def copy_stops_enforce_task() -> dict:
     from .stops import copy_stops_enforce
 
     return copy_stops_enforce()
+
+
+@shared_task(name="copytrading.tasks.signal_plan_task", acks_late=True, reject_on_worker_lost=True)
+def signal_plan_task(signal_id: int) -> dict:
+    """Plan one stored signal (queued by the webhook). Planning claims the signal, so a redelivery
+    or the sweep racing this task plans it once."""
+    from .planning import signal_plan
+    from .selectors import signal_get
+
+    signal = signal_get(signal_id=signal_id)
+    if signal.status != signal.Status.RECEIVED:
+        return {"signal_id": signal.pk, "status": signal.status, "planned": False}
+    summary = signal_plan(signal=signal)
+    return {"signal_id": signal.pk, "planned": True, "by_reason": dict(summary.by_reason or {})}
+
+
+@shared_task(name="copytrading.tasks.signals_plan_pending_task", expires=30)
+def signals_plan_pending_task() -> dict:
+    from .planning import signals_plan_pending
+
+    report = signals_plan_pending()
+    return {"planned": report.planned, "errors": report.errors}

@@ -78,3 +78,25 @@ def format_decimal(value: Decimal | None) -> str:
         return "n/a"
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def decimal_fit(value: Decimal, *, field: str, max_digits: int, decimal_places: int,
+                allow_zero: bool = False) -> Decimal:
+    """`value` as the database will store it (rounded DOWN to `decimal_places`), or a clear error:
+    more integer digits than the column holds, or a non-zero value that would be stored as 0."""
+    integer_digits = max_digits - decimal_places
+    if value.adjusted() >= integer_digits:
+        raise ApplicationError(f"{field}: {value} is too large (at most {integer_digits} digits before the point)",
+                               code="invalid")
+    stored = value.quantize(Decimal(1).scaleb(-decimal_places), rounding=ROUND_DOWN)
+    if stored == 0 and value != 0 and not allow_zero:
+        raise ApplicationError(f"{field}: {value:f} rounds to 0 at {decimal_places} decimal places",
+                               code="invalid")
+    return stored
+
+
+def decimal_for_field(value: Decimal, *, model_field: Any, field: str | None = None,
+                      allow_zero: bool = False) -> Decimal:
+    """`decimal_fit` with the precision of a model's DecimalField (e.g. `MasterSignal._meta.get_field("amount")`)."""
+    return decimal_fit(value, field=field or model_field.name, max_digits=model_field.max_digits,
+                       decimal_places=model_field.decimal_places, allow_zero=allow_zero)

@@ -27,4 +27,16 @@ class CopyOrderCountsSerializer(serializers.Serializer):
 class SignalOutputSerializer(serializers.Serializer):
     signal_id = serializers.IntegerField()
     status = serializers.CharField()
+    planning = serializers.CharField(help_text="queued | accepted, planning queued | done | not planned: expired")
+    reason = serializers.CharField(allow_null=True, help_text="why an EXPIRED signal is not copied")
     copy_orders = CopyOrderCountsSerializer()
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()

@@ -23,9 +23,9 @@ from rest_framework.views import APIView
 from core.errors import ApplicationError
 
 from ..models import MasterSignal
-from ..selectors import signal_outcome
-from ..services import signal_receive
-from .serializers import SignalInputSerializer, SignalOutputSerializer
+from ..selectors import signal_outcome, signal_planning_state
+from ..services import signal_plan_enqueue, signal_receive
+from .serializers import ErrorSerializer, SignalInputSerializer, SignalOutputSerializer
 
 logger = logging.getLogger("nija.copytrading")
 
@@ -62,16 +62,28 @@ def signature_problem(*, secret: str, timestamp: str | None, signature: str | No
     return ""
 
 
+def _invalid(message: str, fields: dict | None = None) -> Response:
+    error = {"code": "invalid", "message": message}
+    if fields:
+        error["fields"] = fields
+    return Response({"error": error}, status=status.HTTP_400_BAD_REQUEST)
+
+
 class SignalWebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
     @extend_schema(
-        request=SignalInputSerializer, responses={201: SignalOutputSerializer, 200: SignalOutputSerializer},
+        request=SignalInputSerializer,
+        responses={202: SignalOutputSerializer, 200: SignalOutputSerializer, 400: ErrorSerializer,
+                   401: ErrorSerializer},
         parameters=[OpenApiParameter(TIMESTAMP_HEADER, str, OpenApiParameter.HEADER, required=True),
                     OpenApiParameter(SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=True)],
-        description="Signed master signal: HMAC-SHA256 hex of '{timestamp}.{raw body}' keyed with NIJA_SIGNAL_SECRET.",
+        description=("Signed master signal: HMAC-SHA256 hex of '{timestamp}.{raw body}' keyed with NIJA_SIGNAL_SECRET. "
+                     "202: stored, planning runs in a worker (`planning` says whether it was queued); "
+                     "200: a replay of a stored signal; a signal older than NIJA_SIGNAL_MAX_AGE_SECONDS is "
+                     "stored EXPIRED with its reason and never copied."),
     )
     def post(self, request: Request) -> Response:
         body = request.body  # the raw bytes, read before any parsing: the signature covers them
@@ -83,14 +95,21 @@ class SignalWebhookView(APIView):
             logger.warning("signal webhook refused: %s", problem)
             return _unauthorized(problem)
         if len(body) > MAX_BODY_BYTES:
-            return Response({"error": {"code": "invalid", "message": "body too large"}}, status=400)
+            return _invalid("body too large", {"non_field_errors": f"at most {MAX_BODY_BYTES} bytes"})
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            return Response({"error": {"code": "invalid", "message": "the body is not valid JSON",
-                                       "fields": {"non_field_errors": "not JSON"}}}, status=400)
+            return _invalid("the body is not valid JSON", {"non_field_errors": "not JSON"})
+        except RecursionError:
+            return _invalid("the body is nested too deeply", {"non_field_errors": "nested too deeply"})
         try:
-            signal, created = signal_receive(source=MasterSignal.Source.WEBHOOK, data=data, raw_payload=data)
+            signal, created = signal_receive(source=MasterSignal.Source.WEBHOOK, data=data, raw_payload=data,
+                                             plan=False)
         except ApplicationError as exc:
             return Response({"error": {"code": exc.code, "message": exc.message, **exc.extra}}, status=400)
-        return Response(signal_outcome(signal=signal), status=201 if created else 200)
+        queued = None
+        if created and signal.status == MasterSignal.Status.RECEIVED:
+            queued = signal_plan_enqueue(signal)
+            signal.refresh_from_db()  # eager mode (tests, embedded runs) has planned it already
+        body = signal_outcome(signal=signal, planning=signal_planning_state(signal, queued=queued))
+        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)

@@ -161,6 +161,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "copytrading.tasks.master_fills_poll_task",
         "schedule": 15.0,
     },
+    # Signals left RECEIVED (the webhook could not queue their planning, or a planner crashed)
+    # are planned as soon as a worker takes this sweep.
+    "copytrading-plan-pending-signals": {
+        "task": "copytrading.tasks.signals_plan_pending_task",
+        "schedule": 10.0,
+        "options": {"expires": 10.0},
+    },
     "copytrading-enforce-stops": {
         "task": "copytrading.tasks.copy_stops_enforce_task",
         "schedule": 10.0,
@@ -197,6 +204,12 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="NIJA back office <backof
 NIJA_REQUIRE_SERVICES = env.bool("NIJA_REQUIRE_SERVICES", default=False)
 NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS", default=[])
 NIJA_SIGNAL_SECRET = env("NIJA_SIGNAL_SECRET", default="")
+# A master signal older than this (executed_at to receipt) is stored as EXPIRED and never copied;
+# one dated further in the future than the clock tolerance is refused.
+NIJA_SIGNAL_MAX_AGE_SECONDS = env.int("NIJA_SIGNAL_MAX_AGE_SECONDS", default=300)
+NIJA_SIGNAL_CLOCK_TOLERANCE_SECONDS = env.int("NIJA_SIGNAL_CLOCK_TOLERANCE_SECONDS", default=30)
+# The sweep plans a RECEIVED signal once it has waited this long for its queued planning task.
+NIJA_SIGNAL_PLAN_SWEEP_AFTER_SECONDS = env.int("NIJA_SIGNAL_PLAN_SWEEP_AFTER_SECONDS", default=20)
 # Copy engine: a follower whose latest good balance snapshot is older than this is skipped
 # (stale_balance); orders go out in chunks of NIJA_COPY_CHUNK_SIZE per task, at most
 # NIJA_COPY_CONCURRENCY in flight per chunk; a SUBMITTING order quiet for longer than

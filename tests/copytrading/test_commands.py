@@ -144,3 +144,25 @@ def test_admin_copy_settings_change_goes_through_the_service_with_a_reason(world
     settings_row = CopySettings.objects.get(account=account)
     assert settings_row.fixed_notional == 250 and settings_row.reason == "asked by phone"
     assert AuditEvent.objects.filter(action="COPY_SETTINGS_UPDATE", target_id="ann").count() == 1
+
+
+def test_submit_signal_wait_prints_the_plan(world):
+    world.account("nija_master", master=True, USD="50000")
+    world.account("ann")
+    human = run(*SUBMIT, "--wait")
+    assert "stored (OBSERVED" in human and "copy orders: planned 0, observed 1, skipped 0" in human
+
+
+def test_submit_signal_wait_gives_up_with_one_line_when_no_worker_plans(world, monkeypatch):
+    world.account("ann")
+    monkeypatch.setattr("copytrading.management.commands.submit_signal.signal_plan_enqueue", lambda signal: True)
+    with pytest.raises(CommandError, match=r"not planned within 0.5 s; is a worker running"):
+        run(*SUBMIT, "--wait", "--wait-timeout", "0.5")
+    assert MasterSignal.objects.get().status == "RECEIVED"  # stored: the sweep plans it later
+
+
+def test_submit_signal_too_old_is_stored_expired_and_says_so(world):
+    world.account("ann")
+    with pytest.raises(CommandError, match="expired and will not be copied"):
+        run(*SUBMIT, "--executed-at", "2026-01-01T00:00:00Z")
+    assert MasterSignal.objects.get().status == "EXPIRED" and CopyOrder.objects.count() == 0

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.decimals import format_money, money_round, round_down_to_step, to_decimal, to_jsonable
+from core.decimals import decimal_fit, format_money, money_round, round_down_to_step, to_decimal, to_jsonable
 from core.errors import ApplicationError
 
 
@@ -33,3 +33,28 @@ def test_round_down_to_step_never_rounds_up(value, step):
 
 def test_json_keeps_decimals_as_strings():
     assert to_jsonable({"a": Decimal("1.10"), "b": [Decimal("2")]}) == {"a": "1.10", "b": ["2"]}
+
+
+@pytest.mark.parametrize(("raw", "stored"), [
+    ("1.123456789", "1.12345678"),  # rounded down, never up
+    ("99999999999999999999.99999999", "99999999999999999999.99999999"),  # the largest value that fits
+    ("0.00000001", "0.00000001"),
+    ("-5.5", "-5.50000000"),
+])
+def test_decimal_fit_keeps_what_the_column_stores(raw, stored):
+    assert decimal_fit(Decimal(raw), field="amount", max_digits=28, decimal_places=8) == Decimal(stored)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("100000000000000000000", "amount: 100000000000000000000 is too large (at most 20 digits before the point)"),
+    ("1E+30", "amount: 1E+30 is too large"),
+    ("0.000000001", "amount: 0.000000001 rounds to 0 at 8 decimal places"),
+])
+def test_decimal_fit_refuses_what_the_column_cannot_hold(raw, message):
+    with pytest.raises(ApplicationError) as exc:
+        decimal_fit(Decimal(raw), field="amount", max_digits=28, decimal_places=8)
+    assert str(exc.value).startswith(message)
+
+
+def test_decimal_fit_may_allow_a_value_rounding_to_zero():
+    assert decimal_fit(Decimal("1E-12"), field="fee", max_digits=28, decimal_places=8, allow_zero=True) == 0
