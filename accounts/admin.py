@@ -8,6 +8,7 @@ from core.errors import ApplicationError
 
 from .models import Account, RiskProfile
 from .risk import risk_values_clean
+from .selectors import account_by_id, account_master
 from .services import (
     ACCOUNT_EDITABLE_FIELDS,
     account_onboard,
@@ -79,7 +80,7 @@ class AccountAddForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("master") and Account.objects.filter(kind=Account.Kind.MASTER).exists():
+        if cleaned.get("master") and account_master() is not None:
             raise forms.ValidationError("A MASTER account already exists; there can be only one.")
         return cleaned
 
@@ -151,7 +152,7 @@ class AccountAdmin(admin.ModelAdmin):
             return
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in ACCOUNT_EDITABLE_FIELDS}
         if changes:
-            account_update(actor=request.user, account=Account.objects.get(pk=obj.pk), changes=changes,
+            account_update(actor=request.user, account=account_by_id(account_id=obj.pk), changes=changes,
                            reason="admin edit")
             obj.refresh_from_db()
 

@@ -6,6 +6,8 @@ from django.db import models
 
 from core.fields import AmountField, CurrencyField
 
+from .choices import AccountKind, AccountStatus, AccountTier, AccountType
+
 user_id_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]{1,62}$",
     "user_id is a lower-case slug: letters, digits, '_' or '-', 2 to 63 characters.",
@@ -13,27 +15,10 @@ user_id_validator = RegexValidator(
 
 
 class Account(models.Model):
-    class Kind(models.TextChoices):
-        MASTER = "MASTER", "Master"
-        USER = "USER", "User"
-
-    class AccountType(models.TextChoices):
-        RETAIL = "retail", "Retail"
-        INVESTOR = "investor", "Investor"
-
-    class Tier(models.TextChoices):
-        STARTER = "starter", "Starter"
-        SAVER = "saver", "Saver"
-        INVESTOR = "investor", "Investor"
-        INCOME = "income", "Income"
-        LIVABLE = "livable", "Livable"
-        BALLER = "baller", "Baller"
-
-    class Status(models.TextChoices):
-        PENDING = "PENDING", "Pending"
-        ACTIVE = "ACTIVE", "Active"
-        SUSPENDED = "SUSPENDED", "Suspended"
-        INACTIVE = "INACTIVE", "Inactive"
+    Kind = AccountKind
+    AccountType = AccountType
+    Tier = AccountTier
+    Status = AccountStatus
 
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.USER)
     user_id = models.CharField(max_length=63, unique=True, validators=[user_id_validator])

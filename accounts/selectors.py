@@ -32,6 +32,45 @@ def account_master() -> Account | None:
     return Account.objects.filter(kind=Account.Kind.MASTER).first()
 
 
+def account_find(*, user_id: str) -> Account | None:
+    """The account with exactly this user_id (no `master` alias), or None."""
+    return Account.objects.select_related("risk_profile").filter(user_id=user_id).first()
+
+
+def account_of_portal_user(*, user) -> Account | None:
+    """The account a portal login may see as its own, or None."""
+    return Account.objects.select_related("risk_profile").filter(portal_user=user).first()
+
+
+def account_by_id(*, account_id: int) -> Account:
+    return Account.objects.select_related("risk_profile").get(pk=account_id)
+
+
+def accounts_by_id(*, ids) -> dict[int, Account]:
+    return Account.objects.select_related("risk_profile").in_bulk(list(ids))
+
+
+def accounts_by_user_id(*, user_ids) -> dict[str, Account]:
+    return {a.user_id: a for a in Account.objects.select_related("risk_profile").filter(user_id__in=list(user_ids))}
+
+
+def accounts_in(*, ids) -> QuerySet[Account]:
+    """These accounts (a list of ids or a subquery of them), by user_id."""
+    return Account.objects.select_related("risk_profile").filter(pk__in=ids).order_by("user_id")
+
+
+def accounts_copy_followers() -> QuerySet[Account]:
+    """The accounts the engine copies to: USER accounts, ACTIVE, trading on."""
+    return Account.objects.filter(kind=Account.Kind.USER, status=Account.Status.ACTIVE, trading_enabled=True)
+
+
+def account_ids_trading(*, ids) -> QuerySet:
+    """Of these accounts, the ids of those ACTIVE with trading on (a values queryset: usable as
+    a subquery or a list)."""
+    return Account.objects.filter(pk__in=ids, status=Account.Status.ACTIVE, trading_enabled=True).values_list(
+        "pk", flat=True)
+
+
 def account_summary(account: Account) -> dict:
     """The JSON shape `user_status` and the API use."""
     risk = getattr(account, "risk_profile", None)

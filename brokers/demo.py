@@ -6,10 +6,10 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 
-from accounts.models import Account
+from accounts.selectors import accounts_by_user_id
 
-from .models import BrokerCredential
 from .paper import paper_fund, paper_price_set
+from .selectors import credentials_exist
 from .services import balance_audit_run, credential_add
 
 DEMO_ACTOR = "system:demo"
@@ -24,8 +24,8 @@ DEMO_FUNDS = {
 
 def demo_brokers_seed() -> bool:
     """Returns False when the demo credentials are already there (then it changes nothing)."""
-    accounts = {a.user_id: a for a in Account.objects.filter(user_id__in=DEMO_FUNDS)}
-    if not accounts or BrokerCredential.objects.filter(account__in=accounts.values(), venue="paper").exists():
+    accounts = accounts_by_user_id(user_ids=DEMO_FUNDS)
+    if not accounts or credentials_exist(accounts=accounts.values(), venue="paper"):
         return False
     for symbol, price in DEMO_PRICES.items():
         paper_price_set(symbol=symbol, price=price)

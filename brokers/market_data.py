@@ -25,6 +25,23 @@ def _reader(venue: str, *, sandbox: bool, credential_id: int | None):
     return client_for(credential)
 
 
+def venue_price_readers() -> list:
+    """One price reader (`.venue`, `.fetch_price(symbol)`) per venue with an active credential:
+    the venue's public client, or for a keyed venue its first active credential's client. A
+    credential whose client cannot be built is passed over."""
+    readers, venues = [], set()
+    for credential in BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).order_by("pk"):
+        if credential.venue in venues:
+            continue
+        try:
+            reader = _reader(credential.venue, sandbox=credential.is_paper, credential_id=credential.pk)
+        except Exception:  # noqa: BLE001, S112 - a broken credential must not stop price collection
+            continue
+        readers.append(reader)
+        venues.add(credential.venue)
+    return readers
+
+
 def venue_markets(*, venue: str, sandbox: bool = False, credential_id: int | None = None) -> dict[str, MarketRules]:
     """Every market of `venue`, symbol -> rules. Raises BrokerError when the venue cannot say."""
     venue = venue.lower()

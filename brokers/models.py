@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.db import models
 
-from accounts.models import Account
 from core.fields import AmountField, CurrencyField, PriceField, QuantityField
 
 
@@ -18,7 +17,7 @@ class BrokerCredential(models.Model):
         DISABLED = "disabled", "Disabled"
         ARCHIVED = "archived", "Archived"
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credentials")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="credentials")
     venue = models.CharField(max_length=64, help_text="kraken, coinbase, okx, alpaca, paper, or any ccxt id")
     label = models.CharField(max_length=64, default="default")
     is_paper = models.BooleanField("paper/demo", default=False, help_text="Alpaca paper or OKX demo trading")
@@ -65,7 +64,7 @@ class BalanceSnapshot(models.Model):
         OK = "ok", "OK"
         FAILED = "failed", "Failed"
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="balance_snapshots")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="balance_snapshots")
     credential = models.ForeignKey(
         BrokerCredential, null=True, blank=True, on_delete=models.SET_NULL, related_name="balance_snapshots"
     )
@@ -113,7 +112,7 @@ class Alert(models.Model):
         OPEN = "OPEN", "Open"
         RESOLVED = "RESOLVED", "Resolved"
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     message = models.TextField()

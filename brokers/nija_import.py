@@ -12,13 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from accounts.models import Account
+from accounts.choices import AccountType
+from accounts.selectors import account_get, account_master, accounts_by_user_id
 from accounts.services import account_onboard, account_trading_enable
 from core.actors import Actor
 from core.errors import ApplicationError
 
 from .crypto import credential_secrets
-from .models import BrokerCredential
+from .selectors import credential_find
 from .services import credential_add, venue_validate
 
 USER_KEY_RE = re.compile(r"^([A-Z0-9]+)_USER_([A-Z0-9]+)_API_KEY$")
@@ -122,8 +123,8 @@ def import_plan_build(*, users: list[dict], env: dict[str, str]) -> ImportPlan:
                 f"{venue}_USER_{prefix}_API_KEY is ambiguous: first name '{prefix}' matches both "
                 f"{owners[0]} and {owners[1]}; rename one variable or user before importing"
             )
-    existing = {a.user_id: a for a in Account.objects.filter(user_id__in=list(by_user) + [MASTER_USER_ID])}
-    master = Account.objects.filter(kind=Account.Kind.MASTER).first()
+    existing = accounts_by_user_id(user_ids=list(by_user) + [MASTER_USER_ID])
+    master = account_master()
 
     master_keys = [(m.group(1), m.group(2)) for m in (MASTER_KEY_RE.match(k) for k in sorted(env)) if m]
     seen_master_venues = set()
@@ -143,7 +144,7 @@ def import_plan_build(*, users: list[dict], env: dict[str, str]) -> ImportPlan:
         plan.users.append(PlannedUser(
             user_id=user_id, name=str(entry.get("name") or user_id),
             action="exists" if user_id in existing else "create",
-            account_type=account_type if account_type in Account.AccountType.values else "retail",
+            account_type=account_type if account_type in AccountType.values else "retail",
             enabled=bool(entry.get("enabled", False)),
         ))
         prefix = _first_name_prefix(user_id)
@@ -159,7 +160,7 @@ def _planned_credential(user_id: str, venue: str, env_prefix: str, env: dict[str
     paper = env.get(f"{env_prefix}_PAPER", "").strip().lower() in TRUE
     venue = venue_validate(venue)
     planned = PlannedCredential(user_id=user_id, venue=venue.lower(), env_prefix=env_prefix, paper=paper)
-    current = BrokerCredential.objects.filter(account__user_id=user_id, venue=planned.venue, label="default").first()
+    current = credential_find(user_id=user_id, venue=planned.venue, label="default")
     if current is not None:
         secrets = credential_secrets(current)
         same = (secrets.api_key, secrets.api_secret, secrets.passphrase, current.is_paper) == (
@@ -189,7 +190,7 @@ def import_plan_apply(*, actor: Actor, plan: ImportPlan, env: dict[str, str], ve
     for planned in plan.credentials:
         if planned.action == "unchanged":
             continue
-        account = Account.objects.get(user_id=planned.user_id)
+        account = account_get(user_id=planned.user_id)
         credential_add(
             actor=actor, account=account, venue=planned.venue, label="default", paper=planned.paper, verify=verify,
             api_key=env.get(f"{planned.env_prefix}_API_KEY", ""),

@@ -8,14 +8,19 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.choices import AccountKind, AccountStatus
+from accounts.selectors import accounts_in
 from core.decimals import money_round
 
 from .models import BalanceSnapshot, BrokerCredential
+
+if TYPE_CHECKING:
+    from accounts.models import Account
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,32 @@ def credential_rows_active(*, account_ids) -> list[dict]:
                 .order_by("id").values("id", "account_id", "venue", "is_paper"))
 
 
+def credential_find(*, venue: str, label: str = "default", account=None,
+                    user_id: str | None = None) -> BrokerCredential | None:
+    """The credential of an account (given, or by user_id) for a venue and label, or None."""
+    qs = BrokerCredential.objects.filter(venue=venue, label=label)
+    qs = qs.filter(account=account) if account is not None else qs.filter(account__user_id=user_id)
+    return qs.first()
+
+
+def credentials_exist(*, accounts, venue: str) -> bool:
+    """Whether any of these accounts has a credential (whatever its status) for the venue."""
+    return BrokerCredential.objects.filter(account__in=list(accounts), venue=venue).exists()
+
+
 def credential_get(*, credential_id: int) -> BrokerCredential:
     return BrokerCredential.objects.select_related("account").get(pk=credential_id)
+
+
+def credentials_master_active() -> list[BrokerCredential]:
+    """The MASTER account's active credentials, in id order."""
+    return list(BrokerCredential.objects.filter(account__kind=AccountKind.MASTER, status=BrokerCredential.Status.ACTIVE)
+                .order_by("id"))
+
+
+def credentials_by_id(*, ids) -> dict[int, BrokerCredential]:
+    """These credentials by id, whatever their status (the caller decides what a status means)."""
+    return {c.pk: c for c in BrokerCredential.objects.filter(pk__in=ids)}
 
 
 def credentials_active_by_id(*, ids) -> dict[int, BrokerCredential]:
@@ -134,7 +163,7 @@ def credentials_stale(*, max_age_seconds: int, account_ids: list[int] | None = N
     """Active credentials whose latest fetch (good or failed) is older than max_age, or missing."""
     cutoff = timezone.now() - dt.timedelta(seconds=max_age_seconds)
     qs = BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
-        account__status=Account.Status.INACTIVE
+        account__status=AccountStatus.INACTIVE
     )
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
@@ -189,12 +218,13 @@ def _balances(accounts: list[Account]) -> dict[int, AccountBalances]:
 
 
 def _accounts_with_credentials(user_id: str | None = None) -> list[Account]:
-    qs = Account.objects.filter(credentials__status=BrokerCredential.Status.ACTIVE).exclude(
-        status=Account.Status.INACTIVE
+    owners = BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
+        account__status=AccountStatus.INACTIVE
     )
     if user_id:
-        qs = qs.filter(user_id=user_id) if user_id != "master" else qs.filter(kind=Account.Kind.MASTER)
-    return list(qs.select_related("risk_profile").distinct().order_by("user_id"))
+        owners = (owners.filter(account__user_id=user_id) if user_id != "master"
+                  else owners.filter(account__kind=AccountKind.MASTER))
+    return list(accounts_in(ids=owners.values("account_id")))
 
 
 def balances_all(*, user_id: str | None = None) -> list[AccountBalances]:

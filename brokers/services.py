@@ -10,13 +10,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.choices import AccountStatus
 from compliance.services import audit_event_record
 from core.actors import Actor
 from core.assets import USD_CODES, USD_STABLECOINS
@@ -26,6 +27,9 @@ from core.errors import ApplicationError
 from . import crypto
 from .clients.base import AssetBalance, BrokerError, PermissionReport
 from .models import Alert, BalanceSnapshot, BrokerCredential
+
+if TYPE_CHECKING:
+    from accounts.models import Account
 
 logger = logging.getLogger("nija.brokers")
 
@@ -450,7 +454,7 @@ def balance_audit_run(
     started = timezone.now()
     qs = (
         BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE)
-        .exclude(account__status=Account.Status.INACTIVE)
+        .exclude(account__status=AccountStatus.INACTIVE)
         .select_related("account", "account__risk_profile")
         .order_by("pk")
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.selectors import account_find
 from core.decimals import format_decimal
 
 from .models import EngineMode, MasterSignal
@@ -24,7 +24,7 @@ def demo_copytrading_seed() -> bool:
         return False
     from brokers.paper import paper_price_get
 
-    tania = Account.objects.filter(user_id="tania_gilbert").first()
+    tania = account_find(user_id="tania_gilbert")
     if tania is not None:
         copy_settings_update(actor=DEMO_ACTOR, account=tania, reason="demo: fixed 500 USD per entry",
                              sizing_mode="fixed_notional", fixed_notional="500")

@@ -29,7 +29,8 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.selectors import account_ids_trading
+from brokers.selectors import credentials_by_id
 from core.db import prepared_cursor, rows_update, sql_in, table
 
 from .models import CopyOrder, EngineMode, MasterSignal
@@ -307,8 +308,6 @@ def copy_orders_execute(*, signal_id: int, order_ids: list[int], claim_token: st
     """Execute one chunk: claim, send concurrently, store outcomes. Safe to run again with the
     same token (a redelivered task): its own SUBMITTING rows are looked up before any resend.
     `max_concurrency=1` is the sequential baseline the benchmark compares against."""
-    from brokers.models import BrokerCredential
-
     token = claim_token or uuid.uuid4().hex
     mode = EngineMode.current().mode
     if mode != EngineMode.Mode.LIVE:
@@ -324,10 +323,8 @@ def copy_orders_execute(*, signal_id: int, order_ids: list[int], claim_token: st
         return report
     signal = MasterSignal.objects.get(pk=signal_id)
     orders = list(CopyOrder.objects.filter(pk__in=work).order_by("pk"))
-    creds = {c.pk: c for c in BrokerCredential.objects.filter(pk__in={o.credential_id for o in orders})}
-    eligible = set(Account.objects.filter(
-        pk__in={o.account_id for o in orders}, status=Account.Status.ACTIVE, trading_enabled=True,
-    ).exclude(copy_settings__copy_enabled=False).values_list("pk", flat=True))
+    creds = credentials_by_id(ids={o.credential_id for o in orders})
+    eligible = set(account_ids_trading(ids={o.account_id for o in orders}).exclude(copy_settings__copy_enabled=False))
     outcomes: list[Outcome] = []
     sendable = []
     holds: dict[int, str] = {}

@@ -8,7 +8,6 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Account
 from core.assets import symbol_base, symbol_quote
 from core.fields import AmountField, CurrencyField, PriceField, QuantityField
 
@@ -54,7 +53,7 @@ class CopySettings(models.Model):
         MULTIPLIER = "multiplier", "Fixed multiplier of the master quantity"
         FIXED_NOTIONAL = "fixed_notional", "Fixed notional per entry"
 
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="copy_settings")
+    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="copy_settings")
     copy_enabled = models.BooleanField(default=True)
     sizing_mode = models.CharField(max_length=16, choices=SizingMode.choices, default=SizingMode.PROPORTIONAL)
     multiplier = AmountField(default=Decimal("1"), help_text="proportional: scales the equity ratio; "
@@ -208,7 +207,7 @@ class CopyOrder(models.Model):
         ENGINE = "engine", "Enforced by the engine"
 
     signal = models.ForeignKey(MasterSignal, on_delete=models.PROTECT, related_name="copy_orders")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="copy_orders")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="copy_orders")
     credential_id = models.BigIntegerField(null=True, blank=True, help_text="brokers.BrokerCredential id")
     venue = models.CharField(max_length=32, blank=True)
     symbol = models.CharField(max_length=32)

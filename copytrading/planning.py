@@ -13,13 +13,14 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account
-from accounts.selectors import account_master
+from accounts.choices import AccountStatus
+from accounts.selectors import account_master, accounts_by_id, accounts_copy_followers
 from brokers.clients.base import BrokerError
 from brokers.market_data import venue_markets, venue_price
 from brokers.selectors import credential_rows_active
@@ -29,6 +30,9 @@ from core.decimals import format_decimal
 from .models import CopyOrder, EngineMode, MasterSignal, SkipReason
 from .selectors import BalanceFacts, balances_for_accounts, engine_mode_get, signals_received_before
 from .sizing import CopyPlan, FollowerFacts, MarketFacts, RiskLimits, SignalFacts, copy_plan_compute
+
+if TYPE_CHECKING:
+    from accounts.models import Account
 
 logger = logging.getLogger("nija.copytrading")
 
@@ -105,7 +109,7 @@ _COPY_FIELDS = ("copy_enabled", "sizing_mode", "multiplier", "fixed_notional")
 
 
 def _follower_accounts():
-    return Account.objects.filter(kind=Account.Kind.USER, status=Account.Status.ACTIVE, trading_enabled=True)
+    return accounts_copy_followers()
 
 
 def _followers() -> list[SimpleNamespace]:
@@ -228,8 +232,7 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
     summary = _summarize(orders)
     breaches = [o for o in orders if o.reason == SkipReason.DAILY_LOSS_LIMIT]
     if breaches:
-        daily_loss_breaches_handle(orders=breaches, accounts=Account.objects.select_related("risk_profile")
-                                   .in_bulk([o.account_id for o in breaches]))
+        daily_loss_breaches_handle(orders=breaches, accounts=accounts_by_id(ids=[o.account_id for o in breaches]))
     if mode == EngineMode.Mode.OBSERVE and logger.isEnabledFor(logging.INFO):
         # a line per follower: not built (nor the count queried) when nothing would log it
         _log_observe(signal=signal, orders=orders, accounts={a.id: a for a in followers})
@@ -293,7 +296,7 @@ def daily_loss_breaches_handle(*, orders: list[PlannedOrder], accounts: dict[int
                 audit_event_record(actor=ENGINE_ACTOR, action="DAILY_LOSS_LIMIT_BREACH", target_type="account",
                                    target_id=account.user_id, reason=order.detail,
                                    after={"signal_id": order.signal_id})
-        if account.risk_profile.auto_suspend_on_daily_loss and account.status == Account.Status.ACTIVE:
+        if account.risk_profile.auto_suspend_on_daily_loss and account.status == AccountStatus.ACTIVE:
             account_suspend(actor=ENGINE_ACTOR, account=account,
                             reason=f"auto-suspended: daily loss limit reached ({order.detail})")
             logger.warning("%s suspended: daily loss limit reached (%s)", account.user_id, order.detail)

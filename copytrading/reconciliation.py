@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from brokers.selectors import credentials_by_id, credentials_master_active
 from core.errors import ApplicationError
 
 from .execution import Outcome, copy_orders_enqueue, outcome_apply, signal_completion_check, status_from_result
@@ -75,7 +76,6 @@ def copy_order_fills_sync(*, order: CopyOrder, client) -> int:
 def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500) -> ReconcileReport:
     from brokers.clients.base import BrokerError
     from brokers.clients.registry import client_for
-    from brokers.models import BrokerCredential
 
     now = now or timezone.now()
     report = ReconcileReport()
@@ -86,7 +86,7 @@ def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500) -
 
     orders = list(orders_needing_reconcile(stale_before=now - submit_stale_after(), limit=limit)
                   .select_related("signal"))
-    creds = {c.pk: c for c in BrokerCredential.objects.filter(pk__in={o.credential_id for o in orders})}
+    creds = credentials_by_id(ids={o.credential_id for o in orders})
     requeue: dict[int, list[int]] = defaultdict(list)
     touched_signals: set[int] = set()
     for order in orders:
@@ -143,13 +143,12 @@ def master_fills_poll(*, now: dt.datetime | None = None) -> dict:
     order already received by webhook (same venue and master_order_id) is not signalled twice."""
     from brokers.clients.base import BrokerError
     from brokers.clients.registry import client_for
-    from brokers.models import BrokerCredential
 
     from .services import signal_receive
 
     now = now or timezone.now()
     result = {"credentials": 0, "signals": 0, "errors": []}
-    creds = BrokerCredential.objects.filter(account__kind="MASTER", status="active").order_by("id")
+    creds = credentials_master_active()
     for cred in creds:
         result["credentials"] += 1
         cursor, created = MasterFillCursor.objects.get_or_create(credential_id=cred.pk,

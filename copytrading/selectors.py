@@ -16,7 +16,7 @@ from core.assets import CASH_ASSETS  # count toward equity, never toward open po
 from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
-from .models import CopyOrder, CopySettings, EngineMode, MasterSignal
+from .models import CopyFill, CopyOrder, CopySettings, EngineMode, MasterSignal
 
 # Holdings worth less than this (USD) are dust, not an open position.
 POSITION_DUST_USD = Decimal("1")
@@ -148,6 +148,24 @@ def missed_trades(*, account) -> QuerySet[CopyOrder]:
     return (CopyOrder.objects.filter(account=account)
             .filter(Q(status__in=["SKIPPED", "REJECTED", "FAILED"]))
             .select_related("signal").order_by("-created_at"))
+
+
+def copy_fills_for_ledger(*, account=None, since: dt.datetime | None = None) -> QuerySet[CopyFill]:
+    """Stored copy fills (of one account, or all) with their order and account, oldest first;
+    `since` compares when reconciliation stored a fill, so late fills are not missed."""
+    qs = CopyFill.objects.select_related("copy_order", "copy_order__account")
+    if account is not None:
+        qs = qs.filter(copy_order__account=account)
+    if since is not None:
+        qs = qs.filter(recorded_at__gte=since)
+    return qs.order_by("occurred_at")
+
+
+def entry_stop_prices(*, account, limit: int = 200) -> list[tuple[str, Decimal]]:
+    """(symbol, stop price) of the account's filled copy entries that have a stop, newest first."""
+    return list(CopyOrder.objects.filter(account=account, is_exit=False, stop_price__isnull=False,
+                                         status__in=[CopyOrder.Status.FILLED, CopyOrder.Status.PARTIALLY_FILLED])
+                .order_by("-created_at").values_list("symbol", "stop_price")[:limit])
 
 
 def orders_needing_reconcile(*, stale_before: dt.datetime, limit: int = 500) -> QuerySet[CopyOrder]:

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import re
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from django.conf import settings
@@ -16,7 +16,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import Account
 from compliance.services import audit_event_record
 from core.actors import Actor, reason_required
 from core.decimals import decimal_for_field, to_decimal
@@ -24,6 +23,9 @@ from core.errors import ApplicationError
 
 from .models import CopySettings, EngineMode, MasterSignal
 from .planning import signal_plan
+
+if TYPE_CHECKING:
+    from accounts.models import Account
 
 logger = logging.getLogger("nija.copytrading")
 ENGINE_MODE_PERMISSION = "copytrading.change_engine_mode"

@@ -4,18 +4,20 @@ not revealed."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.http import Http404
 
-from accounts.models import Account
+from accounts.selectors import account_find, account_of_portal_user
+
+if TYPE_CHECKING:
+    from accounts.models import Account
 
 
 def account_for_user(*, user, user_id: str) -> Account:
     if not user.is_authenticated:
         raise Http404("no such account")
-    if user_id == "me":
-        account = Account.objects.filter(portal_user=user).select_related("risk_profile").first()
-    else:
-        account = Account.objects.filter(user_id=user_id).select_related("risk_profile").first()
+    account = account_of_portal_user(user=user) if user_id == "me" else account_find(user_id=user_id)
     if account is None:
         raise Http404("no such account")
     if account.portal_user_id == user.pk:

@@ -9,7 +9,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.selectors import accounts_by_user_id
 
 from .lots import ZERO
 from .models import LedgerEntry, PricePoint
@@ -62,7 +62,7 @@ def _price_history(rng: random.Random, start: dt.date) -> dict[str, list[Decimal
 def demo_reporting_seed() -> bool:
     if LedgerEntry.objects.filter(external_id__startswith="demo-").exists():
         return False
-    accounts = {a.user_id: a for a in Account.objects.filter(user_id__in=PLANS)}
+    accounts = accounts_by_user_id(user_ids=PLANS)
     if not accounts:
         return False
     rng = random.Random(20260108)  # noqa: S311 - demo data only

@@ -7,17 +7,21 @@ import datetime as dt
 import io
 from decimal import Decimal
 from html import escape as html_escape
+from typing import TYPE_CHECKING
 
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from accounts.models import Account
+from brokers.selectors import account_equity_usd
 from core.decimals import format_decimal, format_money, money_round
 
 from .lots import ZERO
 from .performance import day_end, drawdown_curve
 from .selectors import AccountBooks, positions_view
+
+if TYPE_CHECKING:
+    from accounts.models import Account
 
 PERIODS = ("daily", "weekly", "monthly")
 PRICE_QUANTUM = Decimal("0.00000001")
@@ -162,10 +166,6 @@ def report_data(*, account: Account, period: str, day: dt.date, books: AccountBo
 def _venue_equity(account: Account) -> dict | None:
     """The brokers' latest good balance snapshot, shown beside the ledger NAV as a cross-check
     (None when there is no snapshot: "unavailable", never 0)."""
-    try:
-        from brokers.selectors import account_equity_usd
-    except ImportError:
-        return None
     reading = account_equity_usd(account=account)
     if reading is None:
         return None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from accounts.models import Account
+from django.db.models import QuerySet
+
+from copytrading.selectors import entry_stop_prices
 from core.assets import USD_EQUIVALENTS, symbol_base
 from core.errors import ApplicationError
 
@@ -24,8 +27,11 @@ from .lots import (
     trade_prices_add,
     trade_value_usd,
 )
-from .models import DailyNav, FeeCharge, LedgerEntry, PricePoint, Report
+from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, Report
 from .performance import NavDay, day_end, nav_series, period_metrics
+
+if TYPE_CHECKING:
+    from accounts.models import Account
 
 
 def ledger_rows(*, account: Account, until: dt.datetime | None = None) -> list[EntryRow]:
@@ -106,15 +112,8 @@ def positions_view(*, books: AccountBooks) -> list[dict]:
 
 def _copy_order_stops(account: Account) -> dict[str, Decimal]:
     """asset -> stop price of the account's latest filled copy entry that has one."""
-    try:
-        from copytrading.models import CopyOrder
-    except ImportError:
-        return {}
     stops: dict[str, Decimal] = {}
-    rows = (CopyOrder.objects.filter(account=account, is_exit=False, stop_price__isnull=False,
-                                     status__in=["FILLED", "PARTIALLY_FILLED"])
-            .order_by("-created_at").values_list("symbol", "stop_price")[:200])
-    for symbol, stop in rows:
+    for symbol, stop in entry_stop_prices(account=account):
         stops.setdefault(symbol_base(symbol), stop)
     return stops
 
@@ -276,18 +275,26 @@ def transactions_export(*, account: Account) -> dict:
     return {"user_id": account.user_id, "transactions": out}
 
 
-def report_latest(*, account: Account, period: str) -> Report | None:
-    return Report.objects.filter(account=account, period=period).order_by("-period_start").first()
-
-
 def reports_for_account(*, account: Account, limit: int) -> list[Report]:
     """An account's stored reports, newest period first (the portal's and the API's report list)."""
     return list(Report.objects.filter(account=account).order_by("-period_start", "period")[:limit])
 
 
-def report_get(*, report_id: int) -> Report | None:
-    return Report.objects.select_related("account").filter(pk=report_id).first()
+def report_get(*, report_id: int, account: Account | None = None) -> Report | None:
+    """One stored report (of `account` when given), or None."""
+    qs = Report.objects.select_related("account").filter(pk=report_id)
+    return (qs.filter(account=account) if account is not None else qs).first()
 
 
 def stored_nav_days(*, account: Account) -> int:
     return DailyNav.objects.filter(account=account).count()
+
+
+def fee_schedules() -> QuerySet[FeeSchedule]:
+    """Every account's fee schedule, with its account."""
+    return FeeSchedule.objects.select_related("account").order_by("account_id")
+
+
+def account_ids_with_ledger() -> QuerySet:
+    """Ids of the accounts that have ledger entries (a values queryset: a subquery or a list)."""
+    return LedgerEntry.objects.order_by().values_list("account_id", flat=True).distinct()  # no ordering columns

@@ -10,14 +10,16 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from accounts.models import Account
+from accounts.selectors import accounts_in
+from brokers.market_data import venue_price_readers
 from compliance.services import audit_event_record
+from copytrading.selectors import copy_fills_for_ledger
 from core.actors import Actor, reason_required
 from core.assets import USD_EQUIVALENTS, asset_code
 from core.decimals import to_decimal
@@ -25,6 +27,10 @@ from core.errors import ApplicationError
 
 from .lots import ZERO
 from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, Report
+from .selectors import AccountBooks, account_ids_with_ledger, fee_statement
+
+if TYPE_CHECKING:
+    from accounts.models import Account
 
 CSV_COLUMNS = ["occurred_at", "kind", "venue", "asset", "amount", "counter_asset", "counter_amount",
                "fee_asset", "fee_amount", "external_id"]
@@ -310,16 +316,9 @@ def ledger_entries_from_venue(
 
 def ledger_entries_from_copy_fills(*, account: Account | None = None, since: dt.datetime | None = None) -> int:
     """Fills of copy orders become trade entries, idempotent on (account, venue, trade id)."""
-    from copytrading.models import CopyFill  # the copy engine is optional for the ledger
-
-    qs = CopyFill.objects.select_related("copy_order", "copy_order__account")
-    if account is not None:
-        qs = qs.filter(copy_order__account=account)
-    if since is not None:
-        qs = qs.filter(recorded_at__gte=since)  # when reconciliation stored it: late fills are not missed
     by_key: dict[tuple[int, str], list] = {}
     accounts: dict[int, Account] = {}
-    for fill in qs.order_by("occurred_at"):
+    for fill in copy_fills_for_ledger(account=account, since=since):
         order = fill.copy_order
         accounts[order.account_id] = order.account
         by_key.setdefault((order.account_id, order.venue or "unknown"), []).append(fill)
@@ -369,29 +368,13 @@ def prices_refresh(*, clients: Iterable[Any] | None = None) -> dict[str, str]:
 
 
 def _venue_clients() -> list[Any]:
-    """One client per venue, from the first enabled credential of that venue."""
-    try:
-        from brokers.clients.registry import client_for
-        from brokers.models import BrokerCredential
-    except ImportError:
-        return []
-    clients, venues = [], set()
-    for credential in BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).order_by("pk"):
-        if credential.venue in venues:
-            continue
-        try:
-            clients.append(client_for(credential))
-            venues.add(credential.venue)
-        except Exception:  # noqa: BLE001, S112 - a broken credential must not stop price collection
-            continue
-    return clients
+    """One public market data reader per venue in use (brokers.market_data)."""
+    return venue_price_readers()
 
 
 # --- daily NAV ------------------------------------------------------------------------------
 def daily_nav_refresh(*, account: Account, through: dt.date | None = None) -> int:
     """Recompute and store the account's daily NAV series (derived data, replaced as a whole)."""
-    from .selectors import AccountBooks
-
     books = AccountBooks(account=account, end_day=through)
     rows = [
         DailyNav(account=account, day=d.day, nav_usd=d.nav, units=d.units, unit_nav=d.unit_nav,
@@ -479,8 +462,6 @@ def fees_compute(*, series: list, performance_rate: Decimal, management_rate: De
 def fees_accrue(*, account: Account, through: dt.date | None = None) -> int:
     """Store the fee charges up to `through` (default yesterday) that are not stored yet. Charges
     already stored are never rewritten."""
-    from .selectors import AccountBooks
-
     schedule = FeeSchedule.objects.filter(account=account).first()
     if schedule is None or (not schedule.performance_fee_rate and not schedule.management_fee_rate):
         return 0
@@ -532,7 +513,7 @@ def reports_generate(
 ) -> dict[str, list[str]]:
     """Reports for many accounts; one account's failure is recorded and does not stop the others."""
     if accounts is None:
-        accounts = Account.objects.filter(ledger_entries__isnull=False).distinct().order_by("user_id")
+        accounts = accounts_in(ids=account_ids_with_ledger())
     accounts = list(accounts)
     done: dict[str, list[str]] = {"generated": [], "failed": []}
     for n, account in enumerate(accounts, 1):
@@ -551,8 +532,6 @@ def reports_generate(
 def fee_statement_generate(*, account: Account, start: dt.date, end: dt.date) -> Report:
     """Accrue fees through `end`, then store the statement as a Report (period fee_statement)."""
     from core.decimals import format_money
-
-    from .selectors import fee_statement
 
     fees_accrue(account=account, through=end)
     data = fee_statement(account=account, start=start, end=end)

@@ -9,7 +9,10 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.selectors import account_by_id
 from core.dates import day_parse
+
+from .selectors import account_ids_with_ledger, fee_schedules
 
 logger = logging.getLogger("nija.reporting")
 
@@ -22,10 +25,8 @@ def _day(day_iso: str | None) -> dt.date:
 def reports_period_task(period: str, day_iso: str | None = None) -> int:
     """Beat entry point: one report task per account with a ledger (daily 00:10 UTC for yesterday,
     weekly on Mondays for the week to Sunday, monthly on the 1st for the previous month)."""
-    from accounts.models import Account
-
     day = _day(day_iso)
-    ids = list(Account.objects.filter(ledger_entries__isnull=False).distinct().values_list("id", flat=True))
+    ids = list(account_ids_with_ledger())
     for account_id in ids:
         transaction.on_commit(lambda a=account_id: report_generate_task.delay(a, period, day.isoformat()))
     return len(ids)
@@ -33,11 +34,9 @@ def reports_period_task(period: str, day_iso: str | None = None) -> int:
 
 @shared_task(bind=True, max_retries=2, default_retry_delay=60)
 def report_generate_task(self, account_id: int, period: str, day_iso: str) -> int:
-    from accounts.models import Account
-
     from .services import daily_nav_refresh, report_generate
 
-    account = Account.objects.get(pk=account_id)
+    account = account_by_id(account_id=account_id)
     day = _day(day_iso)
     if period == "daily":
         daily_nav_refresh(account=account, through=day)
@@ -57,11 +56,10 @@ def prices_refresh_task() -> dict:
 
 @shared_task
 def fees_accrue_task() -> int:
-    from .models import FeeSchedule
     from .services import fees_accrue
 
     total = 0
-    for schedule in FeeSchedule.objects.select_related("account"):
+    for schedule in fee_schedules():
         total += fees_accrue(account=schedule.account)
     return total
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -17,13 +18,13 @@ from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
 from ..access import account_for_user
-from ..models import Report
 from ..reports import PERIODS, report_data
 from ..selectors import (
     AccountBooks,
     fee_statement,
     method_check,
     positions_view,
+    report_get,
     reports_for_account,
     tax_report,
     transactions_export,
@@ -78,10 +79,8 @@ class ReportDetailView(APIView):
     @extend_schema(operation_id="reporting_report_detail", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, user_id: str, report_id: int) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
-        report = Report.objects.filter(account=account, pk=report_id).first()
+        report = report_get(report_id=report_id, account=account)
         if report is None:
-            from django.http import Http404
-
             raise Http404("no such report")
         return Response({"id": report.pk, "period": report.period, "start": report.period_start.isoformat(),
                          "end": report.period_end.isoformat(), "generated_at": report.generated_at.isoformat(),

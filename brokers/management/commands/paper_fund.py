@@ -1,8 +1,8 @@
 import secrets
 
 from accounts.selectors import account_get
-from brokers.models import BrokerCredential
 from brokers.paper import paper_fund
+from brokers.selectors import credential_find
 from brokers.services import credential_add
 from core.decimals import format_decimal
 from core.management.base import NijaCommand
@@ -19,7 +19,7 @@ class Command(NijaCommand):
 
     def handle(self, *args, **opts):
         account = account_get(user_id=opts["user_id"])
-        credential = BrokerCredential.objects.filter(account=account, venue="paper", label=opts["label"]).first()
+        credential = credential_find(account=account, venue="paper", label=opts["label"])
         if credential is None:
             # PAPER keys are not secrets of any real venue; a random one stands in.
             credential = credential_add(
