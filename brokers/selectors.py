@@ -139,10 +139,7 @@ def account_totals_latest_ok(*, account_ids: list[int]) -> dict[int, Decimal]:
 def account_equity_usd(*, account: Account) -> EquityReading | None:
     """Equity for sizing: the sum of the account's latest good snapshots over its active
     credentials. `fetched_at` is the OLDEST reading that went into the total."""
-    rows = list(
-        BalanceSnapshot.objects.filter(_active_credentials(), account=account, is_latest_ok=True)
-        .values_list("venue", "usd_value", "fetched_at")
-    )
+    rows = balance_rows_latest_ok(account_ids=[account.pk], columns=("venue", "usd_value", "fetched_at"))
     if not rows:
         return None
     venues: dict[str, Decimal] = defaultdict(Decimal)
@@ -153,10 +150,9 @@ def account_equity_usd(*, account: Account) -> EquityReading | None:
 
 
 def position_quantity(*, account: Account, venue: str, asset: str) -> Decimal:
-    rows = BalanceSnapshot.objects.filter(
-        _active_credentials(), account=account, venue=venue.lower(), asset=asset.upper(), is_latest_ok=True
-    ).values_list("total", flat=True)
-    return sum((q or Decimal(0) for q in rows), Decimal(0))
+    rows = balance_rows_latest_ok(account_ids=[account.pk], columns=("venue", "asset", "total"))
+    venue, asset = venue.lower(), asset.upper()
+    return sum((q or Decimal(0) for v, a, q in rows if v == venue and a == asset), Decimal(0))
 
 
 def credentials_stale(*, max_age_seconds: int, account_ids: list[int] | None = None) -> list[BrokerCredential]:

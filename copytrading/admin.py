@@ -17,7 +17,7 @@ from core.decimals import format_decimal
 from core.errors import ApplicationError
 
 from .models import CopyFill, CopyOrder, CopySettings, EngineMode, MasterSignal, MissedTrade
-from .selectors import signal_counts
+from .selectors import MISSED_STATUSES, signal_counts
 from .services import copy_settings_update, engine_mode_set
 
 
@@ -216,7 +216,7 @@ class MissedTradeAdmin(ReadOnlyModelAdmin):
     list_select_related = ("account", "signal")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(status__in=["SKIPPED", "REJECTED", "FAILED"])
+        return super().get_queryset(request).filter(status__in=MISSED_STATUSES)
 
     @admin.display(description="signal")
     def signal_link(self, obj):

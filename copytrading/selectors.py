@@ -16,7 +16,7 @@ from core.assets import CASH_ASSETS  # count toward equity, never toward open po
 from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
-from .models import CopyFill, CopyOrder, CopySettings, EngineMode, MasterSignal
+from .models import CopyFill, CopyOrder, EngineMode, MasterSignal
 
 # Holdings worth less than this (USD) are dust, not an open position.
 POSITION_DUST_USD = Decimal("1")
@@ -24,12 +24,6 @@ POSITION_DUST_USD = Decimal("1")
 
 def engine_mode_get() -> str:
     return EngineMode.current().mode
-
-
-def copy_settings_for(*, account) -> CopySettings:
-    """The account's copy settings, or unsaved defaults when none were stored."""
-    settings_obj = CopySettings.objects.filter(account=account).first()
-    return settings_obj or CopySettings(account=account)
 
 
 @dataclass
@@ -143,11 +137,8 @@ def copy_order_row(order: CopyOrder) -> dict:
     }
 
 
-def missed_trades(*, account) -> QuerySet[CopyOrder]:
-    """Copies that did not reach the account, with their reasons."""
-    return (CopyOrder.objects.filter(account=account)
-            .filter(Q(status__in=["SKIPPED", "REJECTED", "FAILED"]))
-            .select_related("signal").order_by("-created_at"))
+# The statuses of a copy that did not reach its account (the admin's missed-trades page).
+MISSED_STATUSES = (CopyOrder.Status.SKIPPED, CopyOrder.Status.REJECTED, CopyOrder.Status.FAILED)
 
 
 def copy_fills_for_ledger(*, account=None, since: dt.datetime | None = None) -> QuerySet[CopyFill]:
