@@ -355,3 +355,60 @@ def test_gates_before_the_balance_apply_to_exits_too():
         "BTC/USD not active on the follower's venue"
     no_time = FollowerFacts(equity=D("5000"), held=D("1"))
     assert plan(signal=sell("1"), f=no_time).reason == "no_balance"
+
+
+# --- edges found by the mutation run ---------------------------------------------------------------
+def test_limits_default_to_the_documented_values():
+    # DESIGN.md §6: 20% of equity per position, 5 positions, spot only, no stop, 0.5% slippage, 10 USD to copy.
+    limits = RiskLimits(max_position_notional=D("100"))
+    assert (limits.max_position_pct, limits.max_concurrent_positions, limits.allowed_instruments,
+            limits.leverage_limit, limits.max_daily_loss_amount, limits.max_daily_loss_pct,
+            limits.stop_loss_required, limits.stop_loss_pct, limits.max_slippage_pct, limits.min_balance_to_copy) == (
+        D("20"), 5, (), D("1"), None, None, False, None, D("0.5"), D("10"))
+
+
+def test_a_plan_says_whether_it_was_skipped():
+    assert plan().skipped is False
+    assert plan(f=follower(copy_enabled=False)).skipped is True
+
+
+def test_a_loss_under_one_dollar_counts_against_the_limit():
+    limits = RiskLimits(max_position_notional=D("5000"), max_daily_loss_amount=D("0.5"))
+    assert daily_loss_breached(limits, start_of_day=D("10"), equity=D("9.5")) == "loss 0.5 USD >= limit 0.5 USD"
+
+
+def test_a_start_of_day_equity_of_one_dollar_has_a_percentage():
+    limits = RiskLimits(max_position_notional=D("5000"), max_daily_loss_pct=D("5"))
+    assert daily_loss_breached(limits, start_of_day=D("1"), equity=D("0.9")) == "loss 10.00% >= limit 5%"
+
+
+def test_less_than_a_dollar_of_room_is_still_room():
+    # a 0.5 USD position limit at 50,000: 0.00001 BTC, on a venue with no minimum cost
+    p = plan(limits=RiskLimits(max_position_notional=D("0.5")), market=btc_market(min_cost=None))
+    assert (p.reason, p.quantity, p.notional) == ("", D("0.00001"), D("0.50000"))
+
+
+def test_a_master_equity_of_one_dollar_sizes_proportionally():
+    # 0.1 x 5,000 / 1 = 500 BTC, capped by 20% of equity (1,000 USD): 0.02 BTC
+    p = plan(signal=buy(master_equity="1"))
+    assert (p.reason, p.quantity) == ("", D("0.02"))
+    assert p.detail == "capped to 5000 by max_position_notional; capped to 1000 by max_position_pct"
+
+
+def test_a_master_exit_of_exactly_the_whole_position_is_a_full_exit():
+    p = plan(signal=sell("1"), f=follower(held=D("0.02")))
+    assert (p.quantity, p.detail) == (D("0.02"), "full exit of 0.02")
+
+
+def test_skips_after_the_price_is_known_carry_the_reference_price():
+    no_room = [
+        plan(f=follower(positions={"BTC": D("300")}), limits=RiskLimits(max_position_notional=D("300"))),
+        plan(f=follower(positions={"BTC": D("1000")})),
+        plan(f=follower(positions={"ETH": D("5000")}), limits=RiskLimits(max_position_notional=D("5000"))),
+        plan(market=btc_market(min_cost=D("600"))),
+        plan(signal=sell("1"), f=follower(held=D("0"))),
+        plan(signal=sell("0.5"), f=follower(held=D("0.00001"))),
+    ]
+    assert [(p.reason, p.reference_price) for p in no_room] == [
+        ("max_position_notional", D("50000")), ("max_position_pct", D("50000")), ("max_exposure", D("50000")),
+        ("below_exchange_minimum", D("50000")), ("no_position", D("50000")), ("below_exchange_minimum", D("50000"))]

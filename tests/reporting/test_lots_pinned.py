@@ -3,7 +3,9 @@ transfers, HIFO with lots of different sizes, how a sale's proceeds and fee spli
 P&L net of fees, zero-basis open positions and price history given out of order. Every expected value
 is worked out by hand in the comment next to it."""
 
+import dataclasses
 import datetime as dt
+import gc
 from decimal import Decimal as D
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from reporting.lots import (
     ACQUIRE,
     DISPOSE,
+    ENTRY_ROW_FIELDS,
     FEE_PAYMENT,
     FLAG_UNPRICED,
     FLAG_UNPRICED_ACQUISITION,
@@ -387,3 +390,88 @@ def test_cash_is_always_worth_one_and_unknown_assets_have_no_price():
     prices = PriceBook()
     assert prices.at("USDT", at(0)) == 1 and prices.latest("USD")[0] == 1
     assert prices.at("XYZ", at(0)) is None and prices.latest("XYZ") is None
+
+
+# --- edges found by the mutation run ---------------------------------------------------------------
+def test_matching_leaves_the_garbage_collector_as_it_found_it():
+    assert gc.isenabled()
+    match([trade(at(0), "BTC", "1", "-100")])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        match([trade(at(0), "BTC", "1", "-100")])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_buy_whose_base_fee_takes_the_whole_amount_opens_no_lot():
+    # 1 SOL bought for 100 with a 1 SOL fee: nothing acquired (and HIFO never divides by a zero quantity).
+    rows = [trade(at(0), "SOL", "1", "-100", fee="1", fee_asset="SOL")]
+    for method in ("fifo", "hifo"):
+        assert match(rows, method=method).open_lots == {}
+
+
+def test_an_unpriced_sale_is_a_flagged_round_trip():
+    rows = [trade(at(0), "ETH", "10", "-15000"), trade(at(2), "ETH", "-4", "0.3", counter_asset="XYZ")]
+    disposals = match(rows).disposals
+    assert disposals[0].purpose == TRADE
+    [t] = closed_trades(disposals)
+    assert (t["quantity"], t["proceeds"], t["cost"]) == (D("4"), 0, D("6000"))
+
+
+def test_a_lot_closed_exactly_leaves_nothing_behind_for_the_next_sale():
+    rows = [trade(at(0), "ETH", "1", "-1000"), trade(at(1), "ETH", "1", "-1200"),
+            trade(at(2), "ETH", "-1", "1300"), trade(at(3), "ETH", "-1", "1400")]
+    result = match(rows)
+    assert [(d.quantity, d.cost_basis, d.proceeds) for d in result.disposals] == [
+        (D("1"), D("1000"), D("1300")), (D("1"), D("1200"), D("1400"))]
+
+
+def test_the_last_portion_of_a_sale_takes_the_remainder_so_thirds_add_up():
+    # 1,000 over three equal lots: 333.33... twice, then what is left, so the parts sum to exactly 1,000.
+    rows = [trade(at(0), "ETH", "1", "-300"), trade(at(1), "ETH", "1", "-300"), trade(at(2), "ETH", "1", "-300"),
+            trade(at(3), "ETH", "-3", "1000", fee="1", fee_asset="USD")]
+    disposals = match(rows).disposals
+    assert sum(d.proceeds for d in disposals) == D("1000") and sum(d.fees for d in disposals) == D("1")
+    assert disposals[2].proceeds == D("1000") - 2 * disposals[0].proceeds
+
+
+def test_hifo_open_lots_are_returned_in_acquisition_order_with_their_refs():
+    # Ledger ids do not follow time here (id 50 is older than id 10): the order is by acquisition time.
+    older = EntryRow(50, at(0), "trade", "paper", "SOL", D("2"), "USD", D("-200"), "buy", "", None)
+    newer = EntryRow(10, at(1), "trade", "paper", "SOL", D("1"), "USD", D("-300"), "buy", "", None)
+    result = match([older, newer], method="hifo")
+    assert [(lot.acquired_at, lot.quantity, lot.ref) for lot in result.open_lots["SOL"]] == [
+        (at(0), D("2"), 50), (at(1), D("1"), 10)]
+
+
+def test_two_prices_at_the_same_moment_the_later_added_wins():
+    prices = PriceBook()
+    prices.add("ETH", at(0), D("30"))
+    prices.add("ETH", at(0), D("20"))
+    assert prices.at("ETH", at(0)) == D("20")
+
+
+def test_latest_price_reads_prices_not_yet_settled():
+    prices = PriceBook()
+    prices.add("ETH", at(1), D("20"))
+    prices.add("ETH", at(0), D("10"))
+    assert prices.latest("ETH") == (D("20"), at(1))
+    when = prices.latest("USDC")[1]
+    assert when == dt.datetime.max.replace(tzinfo=dt.UTC) and when.tzinfo is not None
+
+
+def test_entry_row_fields_name_every_field_of_the_row_in_order():
+    assert tuple(f.name for f in dataclasses.fields(EntryRow)) == ENTRY_ROW_FIELDS
+
+
+def test_sale_against_a_non_cash_quote_valued_from_the_base_price_is_positive():
+    prices = PriceBook()
+    prices.add("ETH", at(0), D("1600"))
+    assert trade_value_usd(trade(at(1), "ETH", "-10", "0.5", counter_asset="BTC"), prices) == D("16000")
+
+
+def test_no_fee_is_worth_zero_not_unknown():
+    assert fee_value_usd(trade(at(0), "ETH", "1", "-100"), PriceBook()) == 0
+    assert fee_value_usd(trade(at(0), "ETH", "1", "-100", fee="0", fee_asset="XYZ"), PriceBook()) == 0

@@ -50,21 +50,24 @@ def half_invested(btc_prices: dict[int, str], last_day: int):
     return nav_series(rows, prices, end_day=day(last_day))
 
 
-# BTC 100, 110, 121, 133.1: NAV 1,000, 1,050, 1,105, 1,165.5 on 1,000 units.
-SERIES = half_invested({0: "100", 1: "110", 2: "121", 3: "133.1"}, 3)
+def series():
+    """BTC 100, 110, 121, 133.1: NAV 1,000, 1,050, 1,105, 1,165.5 on 1,000 units. Built inside each test
+    (not at import) so the code under test runs in the test."""
+    return half_invested({0: "100", 1: "110", 2: "121", 3: "133.1"}, 3)
 
 
 def test_series_holds_cash_and_invested_apart():
-    assert [(d.cash, d.invested, d.nav, d.unit_nav) for d in SERIES] == [
+    assert [(d.cash, d.invested, d.nav, d.unit_nav) for d in series()] == [
         (D("500"), D("500"), D("1000"), D("1")), (D("500"), D("550"), D("1050"), D("1.05")),
         (D("500"), D("605"), D("1105"), D("1.105")), (D("500"), D("665.5"), D("1165.5"), D("1.1655"))]
-    assert SERIES[0].holdings == {"USD": D("500"), "BTC": D("5")}
-    assert SERIES[0].deposits == D("1000") and SERIES[0].net_flow == D("1000") and SERIES[1].net_flow == 0
+    days = series()
+    assert days[0].holdings == {"USD": D("500"), "BTC": D("5")}
+    assert days[0].deposits == D("1000") and days[0].net_flow == D("1000") and days[1].net_flow == 0
 
 
 def test_period_after_inception_measures_from_the_unit_nav_before_it():
     # Days 2..3: the base is day 1 (NAV 1,050, unit NAV 1.05). TWR = 1.1655 / 1.05 - 1 = 0.11.
-    m = period_metrics(SERIES, start=day(2), end=day(3), trades=[])
+    m = period_metrics(series(), start=day(2), end=day(3), trades=[])
     assert (m["nav_start"], m["nav_end"], m["unit_nav_start"], m["unit_nav_end"]) == (
         D("1050"), D("1165.5"), D("1.05"), D("1.1655"))
     assert m["twr"] == D("0.11") and m["total_pnl_pct"] == D("0.11")
@@ -75,7 +78,7 @@ def test_period_after_inception_measures_from_the_unit_nav_before_it():
 
 def test_period_pnl_roi_and_daily_pnl_after_inception():
     # P&L 1,165.5 - 1,050 = 115.5 on 1,050 invested: ROI 0.11; days 55 and 60.5.
-    m = period_metrics(SERIES, start=day(2), end=day(3), trades=[])
+    m = period_metrics(series(), start=day(2), end=day(3), trades=[])
     assert m["total_pnl"] == D("115.5")
     assert m["roi"] == D("0.11")
     assert m["daily_pnl"] == [{"day": day(2), "pnl": D("55")}, {"day": day(3), "pnl": D("60.5")}]
@@ -85,7 +88,7 @@ def test_period_pnl_roi_and_daily_pnl_after_inception():
 
 
 def test_period_from_inception_counts_the_deposit_as_capital_not_profit():
-    m = period_metrics(SERIES, start=day(0), end=day(3), trades=[])
+    m = period_metrics(series(), start=day(0), end=day(3), trades=[])
     assert (m["nav_start"], m["unit_nav_start"], m["deposits"], m["net_flows"]) == (0, 1, D("1000"), D("1000"))
     assert m["total_pnl"] == D("165.5") and m["roi"] == D("0.1655") and m["twr"] == D("0.1655")
     assert m["daily_pnl"][0] == {"day": day(0), "pnl": D("0")}
@@ -120,7 +123,7 @@ def test_withdrawal_in_the_period_is_a_flow_but_not_a_deposit():
 
 
 def test_exposure_is_the_invested_share_of_nav():
-    m = period_metrics(SERIES, start=day(2), end=day(3), trades=[])
+    m = period_metrics(series(), start=day(2), end=day(3), trades=[])
     assert m["exposure_end"] == D("665.5") / D("1165.5")
     assert m["exposure_avg"] == (D("605") / D("1105") + D("665.5") / D("1165.5")) / 2
 
@@ -159,7 +162,7 @@ def test_fees_and_volume_from_trades_and_fee_entries():
 
 
 def test_fees_pct_of_volume_undefined_without_volume():
-    m = period_metrics(SERIES[1:], start=day(1), end=day(3), trades=[])
+    m = period_metrics(series()[1:], start=day(1), end=day(3), trades=[])
     assert m["volume"] == 0 and m["fees_pct_of_volume"] is None
 
 
@@ -215,17 +218,18 @@ def test_cagr_from_a_starting_nav_other_than_one():
 
 
 def test_period_cagr_and_calmar_from_a_base_unit_nav_of_two():
-    # Fully invested: 10 BTC at 100. BTC 200 on day 1 (unit NAV 2), 150 on day 100 (1.5), 242 on day 731 (2.42).
+    # Fully invested: 10 BTC at 100. BTC 200 on day 1 (unit NAV 2, the base), 210 on day 2 (the first day of
+    # the period), 150 on day 100 (1.5), 242 on day 731 (2.42).
     prices = PriceBook()
-    for n, price in {0: "100", 1: "200", 100: "150", 731: "242"}.items():
+    for n, price in {0: "100", 1: "200", 2: "210", 100: "150", 731: "242"}.items():
         prices.add("BTC", when(n, 0), D(price))
     rows = [row(1, when(0, 1), "deposit", "USD", "1000"), row(2, when(0, 2), "trade", "BTC", "10", "USD", "-1000")]
     series = nav_series(rows, prices, end_day=day(731))
     m = period_metrics(series, start=day(2), end=day(731), trades=[])
     assert m["days"] == 730 and m["unit_nav_start"] == D("2") and m["unit_nav_end"] == D("2.42")
     assert m["cagr"] == pytest.approx(0.1, rel=1e-9)  # (2.42/2)^(365/730) - 1
-    assert m["max_drawdown"] == pytest.approx(-0.25, rel=1e-12)  # 1.5 / 2 - 1
-    assert m["calmar"] == pytest.approx(0.4, rel=1e-9)
+    assert m["max_drawdown"] == pytest.approx(1.5 / 2.1 - 1, rel=1e-12)  # from the 2.1 peak
+    assert m["calmar"] == pytest.approx(0.1 / (1 - 1.5 / 2.1), rel=1e-9)
 
 
 def test_calmar_undefined_without_drawdown_or_cagr():
@@ -301,5 +305,150 @@ def test_period_trade_filter_takes_trades_closed_inside_the_utc_days():
               closed("8", closed_at=when(4, 0)),  # after
               # 20:00 at UTC-5 on day 3 is 01:00 UTC on day 4: outside
               closed("16", closed_at=dt.datetime(2026, 1, 4, 20, tzinfo=dt.timezone(dt.timedelta(hours=-5))))]
-    m = period_metrics(SERIES, start=day(1), end=day(3), trades=trades)
+    m = period_metrics(series(), start=day(1), end=day(3), trades=trades)
     assert m["trades"]["count"] == 2 and m["trades"]["realized_pnl"] == D("6")
+
+
+# --- edges of the NAV walk and of the metrics --------------------------------------------------------
+def test_a_holding_back_to_zero_is_not_reported_missing():
+    # 5 XYZ (never priced) deposited and withdrawn on day 0: flagged that day, not on day 1 when none is held.
+    rows = [row(1, when(0, 1), "deposit", "USD", "10"), row(2, when(0, 2), "deposit", "XYZ", "5"),
+            row(3, when(0, 3), "withdrawal", "XYZ", "-5")]
+    days = nav_series(rows, PriceBook(), end_day=day(1))
+    assert days[0].missing_prices == ["XYZ"] and days[1].missing_prices == []
+    assert days[1].holdings == {"USD": D("10")}
+
+
+def test_an_unpriced_holding_is_missing_on_every_day_it_is_held():
+    rows = [row(1, when(0, 1), "deposit", "USD", "100"), row(2, when(0, 2), "trade", "XYZ", "10", "USD", "-100")]
+    days = nav_series(rows, PriceBook(), end_day=day(1))
+    assert [d.missing_prices for d in days] == [["XYZ"], ["XYZ"]]
+    assert [d.nav for d in days] == [0, 0]  # never valued at a made-up price
+
+
+def test_a_deposit_priced_only_later_that_day_is_still_flagged():
+    prices = PriceBook()
+    prices.add("ETH", when(0, 11), D("2000"))
+    rows = [row(1, when(0, 10), "deposit", "ETH", "1")]
+    [d] = nav_series(rows, prices)
+    assert d.missing_prices == ["ETH"] and d.net_flow == 0 and d.nav == D("2000")
+
+
+def test_an_entry_at_the_last_microsecond_belongs_to_its_day():
+    rows = [row(1, when(0, 1), "deposit", "USD", "100"), row(2, day_end(day(0)), "deposit", "USD", "50")]
+    days = nav_series(rows, PriceBook(), end_day=day(1))
+    assert days[0].nav == D("150") and days[0].deposits == D("150")
+
+
+def test_units_below_one_are_priced_like_any_others():
+    # 0.25 BTC deposited at 1 USD: 0.25 units at 1. BTC 2 on day 1: NAV 0.5, unit NAV 2, so a 1 USD deposit
+    # buys 0.5 units (0.75 in all).
+    prices = PriceBook()
+    prices.add("BTC", when(0, 0), D("1"))
+    prices.add("BTC", when(1, 0), D("2"))
+    rows = [row(1, when(0, 1), "deposit", "BTC", "0.25"), row(2, when(1, 6), "deposit", "USD", "1")]
+    days = nav_series(rows, prices)
+    assert (days[0].units, days[0].unit_nav, days[0].deposits) == (D("0.25"), D("1"), D("0.25"))
+    assert (days[1].units, days[1].nav, days[1].deposits) == (D("0.75"), D("1.5"), D("1"))
+    m = period_metrics(days, start=day(0), end=day(0), trades=[])
+    assert m["roi"] == 0 and m["exposure_end"] == 1 and m["exposure_avg"] == 1 and m["twr"] == 0
+
+
+def test_a_coin_held_before_any_deposit_does_not_buy_units():
+    # A 1 BTC adjustment (no flow) then a 100 USD deposit: the deposit buys units at 1, the coin none.
+    prices = PriceBook()
+    prices.add("BTC", when(0, 0), D("100"))
+    rows = [row(1, when(0, 1), "adjustment", "BTC", "1"), row(2, when(1, 1), "deposit", "USD", "100")]
+    days = nav_series(rows, prices)
+    assert (days[0].units, days[0].unit_nav, days[0].nav) == (0, None, D("100"))
+    assert (days[1].units, days[1].unit_nav) == (D("100"), D("2"))
+
+
+def test_a_deposit_after_the_book_is_worth_nothing_buys_at_the_last_good_unit_nav():
+    # 100 USD into 10 XYZ that never get a price: NAV 0, unit NAV 0 (not a price to buy at); the next
+    # deposit buys at the last positive unit NAV, 1.
+    rows = [row(1, when(0, 1), "deposit", "USD", "100"), row(2, when(0, 2), "trade", "XYZ", "10", "USD", "-100"),
+            row(3, when(1, 1), "deposit", "USD", "50")]
+    days = nav_series(rows, PriceBook())
+    assert (days[0].units, days[0].unit_nav) == (D("100"), D("0"))
+    assert (days[1].units, days[1].nav) == (D("150"), D("50"))
+    m = period_metrics(days, start=day(0), end=day(1), trades=[])
+    assert m["exposure_avg"] == 0 and m["exposure_end"] == 0
+    assert m["daily_returns"] == [-1.0]  # 1 -> 0; the day from 0 has no return
+    m0 = period_metrics(days, start=day(0), end=day(0), trades=[])
+    assert m0["exposure_end"] is None and m0["exposure_avg"] is None
+
+
+def test_after_a_full_withdrawal_the_next_deposit_buys_at_the_last_unit_nav():
+    # 100 USD into 1 BTC at 100; BTC 50 (unit NAV 0.5); all withdrawn (0 units); 100 USD deposited again
+    # buys 200 units at 0.5.
+    prices = PriceBook()
+    prices.add("BTC", when(0, 0), D("100"))
+    prices.add("BTC", when(1, 0), D("50"))
+    rows = [row(1, when(0, 1), "deposit", "USD", "100"), row(2, when(0, 2), "trade", "BTC", "1", "USD", "-100"),
+            row(3, when(2, 1), "withdrawal", "BTC", "-1"), row(4, when(3, 1), "deposit", "USD", "100")]
+    days = nav_series(rows, prices)
+    assert [d.unit_nav for d in days] == [D("1"), D("0.5"), None, D("0.5")]
+    assert days[3].units == D("200")
+
+
+def test_withdrawing_more_than_the_book_leaves_no_negative_units():
+    rows = [row(1, when(0, 1), "deposit", "USD", "100"), row(2, when(0, 2), "withdrawal", "USD", "-150")]
+    [d] = nav_series(rows, PriceBook())
+    assert d.units == 0 and d.unit_nav is None and d.net_flow == D("-50") and d.deposits == D("100")
+
+
+def test_a_fee_in_a_coin_is_valued_at_that_coins_price():
+    # The 0.01 BNB fee comes right after a USD deposit: 0.01 x 300 = 3 USD.
+    prices = PriceBook()
+    prices.add("BNB", when(0, 0), D("300"))
+    rows = [row(1, when(0, 1), "deposit", "BNB", "1"), row(2, when(0, 2), "deposit", "USD", "10"),
+            row(3, when(0, 3), "fee", "BNB", "-0.01")]
+    [d] = nav_series(rows, prices)
+    assert d.fees == D("3.00")
+
+
+def test_fees_pct_of_a_volume_under_one_dollar():
+    rows = [row(1, when(0, 1), "deposit", "USD", "10"), row(2, when(0, 2), "trade", "XYZ", "1", "USD", "-0.5", "USD",
+                                                            "0.01")]
+    m = period_metrics(nav_series(rows, PriceBook()), start=day(0), end=day(0), trades=[])
+    assert (m["volume"], m["total_fees"], m["fees_pct_of_volume"]) == (D("0.5"), D("0.01"), D("0.02"))
+
+
+def test_best_and_worst_days_are_by_pnl_not_by_date():
+    # BTC 100, 120, 126 on 5 BTC: day 1 earns 100, day 2 earns 30.
+    m = period_metrics(half_invested({0: "100", 1: "120", 2: "126"}, 2), start=day(1), end=day(2), trades=[])
+    assert m["best_day"] == {"day": day(1), "pnl": D("100")}
+    assert m["worst_day"] == {"day": day(2), "pnl": D("30")}
+
+
+def test_a_one_day_period_has_a_return():
+    m = period_metrics(series(), start=day(1), end=day(1), trades=[])
+    assert m["twr"] == D("0.05") and m["daily_returns"] == pytest.approx([0.05])
+
+
+def test_period_ratios_use_the_given_risk_free_rate():
+    days = half_invested({0: "100", 1: "110", 2: "99", 3: "120"}, 3)
+    m = period_metrics(days, start=day(0), end=day(3), trades=[], rf_annual=0.05)
+    assert m["sharpe"] == pytest.approx(sharpe_ratio(m["daily_returns"], rf_annual=0.05), rel=1e-12)
+    assert m["sortino"] == pytest.approx(sortino_ratio(m["daily_returns"], rf_annual=0.05), rel=1e-12)
+    assert m["sharpe"] != pytest.approx(sharpe_ratio(m["daily_returns"]), rel=1e-6)
+
+
+def test_ratios_default_to_a_zero_risk_free_rate_and_need_two_returns():
+    returns = [0.02, -0.01]
+    mean = 0.005
+    std = math.sqrt(((0.015) ** 2 + (0.015) ** 2) / 1)
+    assert sharpe_ratio(returns) == pytest.approx(mean / std * math.sqrt(365), rel=1e-12)
+    assert sortino_ratio(returns) == pytest.approx(mean / math.sqrt(0.0001 / 2) * math.sqrt(365), rel=1e-12)
+    assert max_drawdown([1.0, 0.8]) == pytest.approx(-0.2)
+
+
+def test_drawdown_before_a_positive_peak_is_zero():
+    assert max_drawdown([0.0, 1.0, 0.5]) == pytest.approx(-0.5)
+    assert drawdown_curve([0.5, 0.25]) == pytest.approx([0.0, -0.5])
+
+
+def test_cagr_with_navs_under_one():
+    assert cagr(0.5, 0.605, 730) == pytest.approx(0.1, rel=1e-12)
+    assert cagr(1.0, 0.81, 730) == pytest.approx(-0.1, rel=1e-12)
