@@ -175,7 +175,7 @@ def report_markdown(reports: list[ModuleReport], *, options: str, seconds: float
             continue
         survivors = r.outcomes(SURVIVED)
         lines += ["", f"Surviving mutants ({len(survivors)}):" if survivors else "No surviving mutant."]
-        lines += [f"- line {o.mutant.lineno}: `{r.module} :: {o.mutant.key}`".replace("``", "` `") for o in survivors]
+        lines += [f"- line {o.mutant.lineno}: {r.module} :: {o.mutant.key}" for o in survivors]
         for title, status in (("Timed out (counted as killed)", TIMED_OUT), ("Could not be applied", NOT_APPLIED)):
             found = r.outcomes(status)
             if found:

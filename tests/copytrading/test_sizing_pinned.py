@@ -412,3 +412,8 @@ def test_skips_after_the_price_is_known_carry_the_reference_price():
     assert [(p.reason, p.reference_price) for p in no_room] == [
         ("max_position_notional", D("50000")), ("max_position_pct", D("50000")), ("max_exposure", D("50000")),
         ("below_exchange_minimum", D("50000")), ("no_position", D("50000")), ("below_exchange_minimum", D("50000"))]
+
+
+def test_a_planned_copy_carries_the_followers_price_as_reference():
+    p = plan(market=btc_market(price=D("50200")))
+    assert (p.reason, p.reference_price, p.notional) == ("", D("50200"), D("502"))

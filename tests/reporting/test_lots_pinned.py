@@ -10,10 +10,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from reporting import lots as lots_module
 from reporting.lots import (
     ACQUIRE,
     DISPOSE,
-    ENTRY_ROW_FIELDS,
     FEE_PAYMENT,
     FLAG_UNPRICED,
     FLAG_UNPRICED_ACQUISITION,
@@ -463,7 +463,8 @@ def test_latest_price_reads_prices_not_yet_settled():
 
 
 def test_entry_row_fields_name_every_field_of_the_row_in_order():
-    assert tuple(f.name for f in dataclasses.fields(EntryRow)) == ENTRY_ROW_FIELDS
+    # read through the module: the selectors that build rows from values_list use this tuple
+    assert tuple(f.name for f in dataclasses.fields(EntryRow)) == lots_module.ENTRY_ROW_FIELDS
 
 
 def test_sale_against_a_non_cash_quote_valued_from_the_base_price_is_positive():
