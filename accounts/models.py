@@ -8,8 +8,11 @@ from core.fields import AmountField, CurrencyField
 
 from .choices import AccountKind, AccountStatus, AccountTier, AccountType
 
+USER_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,62}$"
+# Aliases the API (`me`) and the commands (`master`) give a meaning: never a user id.
+RESERVED_USER_IDS = frozenset({"me", "master"})
 user_id_validator = RegexValidator(
-    r"^[a-z0-9][a-z0-9_-]{1,62}$",
+    USER_ID_PATTERN,
     "user_id is a lower-case slug: letters, digits, '_' or '-', 2 to 63 characters.",
 )
 

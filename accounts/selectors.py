@@ -1,19 +1,32 @@
 from __future__ import annotations
 
+import re
+
 from django.db.models import QuerySet
 
 from core.errors import ApplicationError
 
-from .models import Account
+from .models import USER_ID_PATTERN, Account
+
+USER_ID_RE = re.compile(USER_ID_PATTERN)
 
 
 def account_get(*, user_id: str) -> Account:
     """`master` is accepted as an alias for the MASTER account, as operators type it."""
     qs = Account.objects.select_related("risk_profile")
-    account = qs.filter(kind=Account.Kind.MASTER).first() if user_id == "master" else qs.filter(user_id=user_id).first()
+    if user_id == "master":
+        account = qs.filter(kind=Account.Kind.MASTER).first()
+    elif user_id_plausible(user_id):
+        account = qs.filter(user_id=user_id).first()
+    else:
+        account = None  # not a slug (a NUL, a path): no such account, without asking the database
     if account is None:
-        raise ApplicationError(f"no account with user_id '{user_id}'", code="not_found")
+        raise ApplicationError(f"no account with user_id {user_id!r}", code="not_found")
     return account
+
+
+def user_id_plausible(user_id: object) -> bool:
+    return isinstance(user_id, str) and USER_ID_RE.match(user_id) is not None
 
 
 def account_list(*, status: str | None = None, kind: str | None = None) -> QuerySet[Account]:
@@ -33,7 +46,10 @@ def account_master() -> Account | None:
 
 
 def account_find(*, user_id: str) -> Account | None:
-    """The account with exactly this user_id (no `master` alias), or None."""
+    """The account with exactly this user_id (no `master` alias), or None. A user id that is not a
+    slug (a NUL, a path) is None without asking the database."""
+    if not user_id_plausible(user_id):
+        return None
     return Account.objects.select_related("risk_profile").filter(user_id=user_id).first()
 
 

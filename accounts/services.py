@@ -13,10 +13,11 @@ from django.db import IntegrityError, transaction
 
 from compliance.services import audit_event_record, welcome_communication_record
 from core.actors import Actor, reason_required
-from core.decimals import to_decimal
+from core.decimals import decimal_for_field, to_decimal
 from core.errors import ApplicationError
+from core.validation import model_values_check
 
-from .models import Account, RiskProfile, user_id_validator
+from .models import RESERVED_USER_IDS, Account, RiskProfile, user_id_validator
 from .risk import risk_defaults, risk_values_clean
 
 Status = Account.Status
@@ -35,10 +36,15 @@ def account_onboard(
 ) -> Account:
     """Create an account PENDING with trading off, plus its risk profile."""
     errors = []
+    model_values_check(Account, {"user_id": user_id, "full_name": full_name, "email": email, "phone": phone or "",
+                                 "initial_capital_currency": currency or ""},
+                       labels={"full_name": "name", "initial_capital_currency": "currency"})
     try:
         user_id_validator(user_id)
     except ValidationError as exc:
         errors.append(exc.messages[0])
+    if user_id in RESERVED_USER_IDS:
+        errors.append(f"'{user_id}' is reserved (an alias in the API and the commands); choose another user_id")
     if not (full_name or "").strip():
         errors.append("name is required")
     try:
@@ -52,6 +58,9 @@ def account_onboard(
     capital = to_decimal(initial_capital, field="initial capital")
     if capital < 0:
         errors.append("initial capital cannot be negative")
+    else:  # fits the column (1e30 does not); the value is kept as given
+        decimal_for_field(capital, model_field=Account._meta.get_field("initial_capital"),
+                          field="initial capital", allow_zero=True)
     currency = (currency or "").strip().upper()
     if not currency.isalnum() or len(currency) > 16:
         errors.append(f"'{currency}' is not a currency code")
@@ -176,6 +185,8 @@ def account_update(*, actor: Actor, account: Account, changes: dict[str, Any], r
     if unknown:
         names = ", ".join(sorted(unknown))
         raise ApplicationError(f"these fields change through lifecycle services, not edits: {names}")
+    model_values_check(Account, {k: v for k, v in changes.items() if k != "portal_user"},
+                       labels={"full_name": "name"})
     if "email" in changes:
         try:
             validate_email(changes["email"])

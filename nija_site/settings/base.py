@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestIdMiddleware",
+    "core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -204,6 +206,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="NIJA back office <backof
 NIJA_REQUIRE_SERVICES = env.bool("NIJA_REQUIRE_SERVICES", default=False)
 NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS", default=[])
 NIJA_SIGNAL_SECRET = env("NIJA_SIGNAL_SECRET", default="")
+# The longest date range one report or statement request may cover (about ten years).
+NIJA_REPORT_MAX_SPAN_DAYS = env.int("NIJA_REPORT_MAX_SPAN_DAYS", default=3660)
 # A master signal older than this (executed_at to receipt) is stored as EXPIRED and never copied;
 # one dated further in the future than the clock tolerance is refused.
 NIJA_SIGNAL_MAX_AGE_SECONDS = env.int("NIJA_SIGNAL_MAX_AGE_SECONDS", default=300)

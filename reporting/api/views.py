@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -13,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.dates import day_parse
+from core.dates import day_bounded, day_parse, span_check, year_parse
 from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
@@ -32,7 +33,7 @@ from ..selectors import (
 
 
 def _date(request: Request, name: str, default: dt.date) -> dt.date:
-    return day_parse(request.query_params.get(name), name=name, default=default)
+    return day_bounded(day_parse(request.query_params.get(name), name=name, default=default), name=name)
 
 
 class TransactionsView(APIView):
@@ -91,10 +92,7 @@ class TaxReportView(APIView):
     @extend_schema(operation_id="reporting_tax_report", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
-        try:
-            year = int(request.query_params.get("year", timezone.now().year))
-        except ValueError:
-            raise ApplicationError("year must be a number", code="invalid") from None
+        year = year_parse(request.query_params.get("year"), default=timezone.now().year)
         method = method_check(request.query_params.get("method", "fifo"))
         return Response(to_jsonable(tax_report(account=account, year=year, method=method)))
 
@@ -106,4 +104,5 @@ class FeeStatementView(APIView):
         today = timezone.now().date()
         start = _date(request, "from", today.replace(day=1))
         end = _date(request, "to", today)
+        span_check(start, end, max_days=settings.NIJA_REPORT_MAX_SPAN_DAYS)
         return Response(to_jsonable(fee_statement(account=account, start=start, end=end)))

@@ -4,7 +4,7 @@ import time
 from django.utils import timezone
 
 from accounts.selectors import account_get
-from core.dates import day_parse
+from core.dates import day_bounded, day_parse
 from core.errors import ApplicationError
 from core.management.base import NijaCommand
 from reporting.reports import report_window
@@ -21,7 +21,8 @@ class Command(NijaCommand):
         parser.add_argument("--date", default=None, help="YYYY-MM-DD")
 
     def handle(self, *args, **opts):
-        day = day_parse(opts["date"], name="--date", default=timezone.now().date() - dt.timedelta(days=1))
+        day = day_bounded(day_parse(opts["date"], name="--date", default=timezone.now().date() - dt.timedelta(days=1)),
+                          name="--date")
         accounts = [account_get(user_id=opts["user"])] if opts["user"] else None
         start, end = report_window(period=opts["period"], day=day)
         self.stdout.write(f"{opts['period']} reports for {start} .. {end}")

@@ -1,6 +1,7 @@
 import csv
 
 from accounts.selectors import account_get
+from core.dates import year_parse
 from core.decimals import format_decimal, format_money, money_round
 from core.management.base import NijaCommand, render_table
 from reporting.selectors import tax_report
@@ -18,14 +19,15 @@ class Command(NijaCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("user_id")
-        parser.add_argument("--year", type=int, required=True)
+        parser.add_argument("--year", required=True, help="YYYY, 2000 to the current year")
         parser.add_argument("--method", default="fifo", choices=["fifo", "lifo", "hifo"])
         fmt = parser.add_mutually_exclusive_group()
         fmt.add_argument("--csv", action="store_true")
         fmt.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        report = tax_report(account=account_get(user_id=opts["user_id"]), year=opts["year"], method=opts["method"])
+        year = year_parse(opts["year"], name="--year")
+        report = tax_report(account=account_get(user_id=opts["user_id"]), year=year, method=opts["method"])
         if opts["json"]:
             self.write_json(report)
             return
