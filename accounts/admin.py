@@ -23,8 +23,8 @@ from .services import (
 RISK_FORM_FIELDS = (
     "risk_tolerance", "max_daily_loss_amount", "max_daily_loss_pct", "auto_suspend_on_daily_loss",
     "max_position_notional", "max_position_pct", "max_concurrent_positions", "allowed_instruments",
-    "leverage_limit", "stop_loss_required", "stop_loss_pct", "max_slippage_pct", "min_balance_to_copy",
-    "low_balance_alert",
+    "blocked_instruments", "leverage_limit", "stop_loss_required", "stop_loss_pct", "max_slippage_pct",
+    "min_balance_to_copy", "low_balance_alert",
 )
 
 

@@ -96,6 +96,9 @@ class RiskProfile(models.Model):
     max_position_pct = AmountField(default=Decimal("20"), help_text="% of equity per position")
     max_concurrent_positions = models.PositiveIntegerField(default=5)
     allowed_instruments = models.JSONField(default=list, blank=True, help_text="Symbols; empty = all")
+    blocked_instruments = models.JSONField(
+        default=list, blank=True, help_text="Symbols this account never copies (entries or exits), e.g. XRP/USD",
+    )
     leverage_limit = AmountField(default=Decimal("1"), help_text="1 = spot only")
     stop_loss_required = models.BooleanField(default=False)
     stop_loss_pct = AmountField(null=True, blank=True, help_text="Stop distance % below entry")
@@ -137,6 +140,6 @@ class RiskProfile(models.Model):
 RISK_PROFILE_FIELDS = (
     "risk_tolerance", "max_daily_loss_amount", "max_daily_loss_pct", "auto_suspend_on_daily_loss",
     "max_position_notional", "max_position_pct", "max_concurrent_positions", "allowed_instruments",
-    "leverage_limit", "stop_loss_required", "stop_loss_pct", "max_slippage_pct", "min_balance_to_copy",
-    "low_balance_alert",
+    "blocked_instruments", "leverage_limit", "stop_loss_required", "stop_loss_pct", "max_slippage_pct",
+    "min_balance_to_copy", "low_balance_alert",
 )

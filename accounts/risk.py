@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +34,32 @@ POSITIVE_FIELDS = ("max_daily_loss_amount", "max_position_notional", "leverage_l
 NON_NEGATIVE_FIELDS = ("min_balance_to_copy", "low_balance_alert")
 DECIMAL_FIELDS = PERCENT_FIELDS + POSITIVE_FIELDS + NON_NEGATIVE_FIELDS
 BOOL_FIELDS = ("stop_loss_required", "auto_suspend_on_daily_loss")
+INSTRUMENT_LIST_FIELDS = ("allowed_instruments", "blocked_instruments")
+# The copy engine's market symbols are BASE/QUOTE (ccxt style, optionally :SETTLE for derivatives);
+# NIJA and Coinbase write BASE-QUOTE, so both spellings name the same market.
+_INSTRUMENT_RE = re.compile(r"^([A-Z0-9]{1,15})[/\-_]([A-Z0-9]{1,15})(:[A-Z0-9]{1,15})?$")
+
+
+def instrument_symbol_normalise(symbol: str) -> str:
+    """'xrp-usd', 'XRP_USD' and 'XRP/USD' are all the market XRP/USD."""
+    match = _INSTRUMENT_RE.match(symbol.strip().upper()) if isinstance(symbol, str) else None
+    if match is None:
+        raise ApplicationError(f"'{symbol}' is not a market symbol like XRP/USD or XRP-USD")
+    return f"{match.group(1)}/{match.group(2)}{match.group(3) or ''}"
+
+
+def instrument_list_clean(raw: Any, *, field: str) -> list[str]:
+    """A list of market symbols (or one comma-separated string), normalised, duplicates removed."""
+    if isinstance(raw, str):
+        raw = [part for part in (p.strip() for p in raw.split(",")) if part]
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise ApplicationError(f"{field} is a list of symbols like BTC/USD")
+    clean: list[str] = []
+    for symbol in raw:
+        normal = instrument_symbol_normalise(symbol)
+        if normal not in clean:
+            clean.append(normal)
+    return clean
 
 
 def risk_defaults(tolerance: str) -> dict[str, Any]:
@@ -57,12 +84,8 @@ def risk_values_clean(values: dict[str, Any], *, current: dict[str, Any] | None 
                 clean[name] = int(raw)
             elif name in BOOL_FIELDS:
                 clean[name] = raw if isinstance(raw, bool) else str(raw).lower() in {"1", "true", "yes", "on"}
-            elif name == "allowed_instruments":
-                if isinstance(raw, str):
-                    raw = [s for s in (p.strip().upper() for p in raw.split(",")) if s]
-                if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
-                    raise ApplicationError("allowed_instruments is a list of symbols like BTC/USD")
-                clean[name] = [s.upper() for s in raw]
+            elif name in INSTRUMENT_LIST_FIELDS:
+                clean[name] = instrument_list_clean(raw if raw is not None else [], field=name)
             elif name == "risk_tolerance":
                 if raw not in RiskProfile.Tolerance.values:
                     raise ApplicationError("risk_tolerance must be LOW, MEDIUM or HIGH")
@@ -86,6 +109,9 @@ def risk_values_clean(values: dict[str, Any], *, current: dict[str, Any] | None 
             errors[name] = f"{name} cannot be negative, got {value}"
     if merged.get("max_concurrent_positions") is not None and merged["max_concurrent_positions"] < 1:
         errors["max_concurrent_positions"] = "max_concurrent_positions must be at least 1"
+    both = set(merged.get("allowed_instruments") or []) & set(merged.get("blocked_instruments") or [])
+    if both:
+        errors["blocked_instruments"] = f"{', '.join(sorted(both))} cannot be both allowed and blocked"
     if merged.get("stop_loss_required") and merged.get("stop_loss_pct") is None:
         errors["stop_loss_pct"] = "a required stop-loss needs its stop distance %"
     if errors:

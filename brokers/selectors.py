@@ -155,6 +155,16 @@ def position_quantity(*, account: Account, venue: str, asset: str) -> Decimal:
     return sum((q or Decimal(0) for v, a, q in rows if v == venue and a == asset), Decimal(0))
 
 
+def credential_rows(*, account: Account) -> list[dict]:
+    """The account's keys as an operator checks them: venue, label, enabled, status, hint; no secret."""
+    return [
+        {"venue": c.venue, "label": c.label, "enabled": c.status == BrokerCredential.Status.ACTIVE,
+         "status": c.status, "key_hint": c.masked_key if c.hint else "", "paper": c.is_paper,
+         "verified": bool((c.permissions or {}).get("checked")), "last_verified_at": c.last_verified_at}
+        for c in BrokerCredential.objects.filter(account=account).order_by("venue", "label")
+    ]
+
+
 def credentials_stale(*, max_age_seconds: int, account_ids: list[int] | None = None) -> list[BrokerCredential]:
     """Active credentials whose latest fetch (good or failed) is older than max_age, or missing."""
     cutoff = timezone.now() - dt.timedelta(seconds=max_age_seconds)

@@ -171,6 +171,7 @@ class SkipReason(models.TextChoices):
     MASTER_BALANCE_UNAVAILABLE = "master_balance_unavailable", "Master equity unknown (proportional sizing)"
     BELOW_MIN_BALANCE = "below_min_balance", "Equity below the minimum balance to copy"
     INSTRUMENT_NOT_ALLOWED = "instrument_not_allowed", "Instrument not in the allowed list"
+    INSTRUMENT_BLOCKED = "instrument_blocked", "Instrument in the account's blocked list"
     LEVERAGE_NOT_ALLOWED = "leverage_not_allowed", "Needs leverage the profile does not allow"
     MARKET_UNAVAILABLE = "market_unavailable", "Market not listed or inactive on the follower's venue"
     DAILY_LOSS_LIMIT = "daily_loss_limit", "Daily loss limit reached"

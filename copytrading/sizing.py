@@ -27,6 +27,7 @@ class RiskLimits:
     max_position_pct: Decimal = Decimal("20")
     max_concurrent_positions: int = 5
     allowed_instruments: tuple[str, ...] = ()
+    blocked_instruments: tuple[str, ...] = ()
     leverage_limit: Decimal = Decimal("1")
     max_daily_loss_amount: Decimal | None = None
     max_daily_loss_pct: Decimal | None = None
@@ -41,6 +42,7 @@ class RiskLimits:
             max_position_notional=profile.max_position_notional, max_position_pct=profile.max_position_pct,
             max_concurrent_positions=profile.max_concurrent_positions,
             allowed_instruments=tuple(s.upper() for s in (profile.allowed_instruments or [])),
+            blocked_instruments=tuple(s.upper() for s in (profile.blocked_instruments or [])),
             leverage_limit=profile.leverage_limit, max_daily_loss_amount=profile.max_daily_loss_amount,
             max_daily_loss_pct=profile.max_daily_loss_pct, stop_loss_required=profile.stop_loss_required,
             stop_loss_pct=profile.stop_loss_pct, max_slippage_pct=profile.max_slippage_pct,
@@ -158,6 +160,9 @@ def copy_plan_compute(
     if not follower.has_credential:
         return _skip(SkipReason.NO_CREDENTIAL, "no active broker credential")
     symbol = signal.symbol.upper()
+    # Exits too: what an account holds of a blocked market is its own trading, not a copy to unwind.
+    if symbol in limits.blocked_instruments:
+        return _skip(SkipReason.INSTRUMENT_BLOCKED, f"{symbol} is in the account's blocked instruments")
     if not signal.is_exit:
         if limits.allowed_instruments and symbol not in limits.allowed_instruments:
             return _skip(SkipReason.INSTRUMENT_NOT_ALLOWED, f"{symbol} not in {', '.join(limits.allowed_instruments)}")

@@ -145,6 +145,17 @@ def test_operator_edits_risk_profile_inline_through_the_service(operator_client,
     assert RiskProfile.objects.get(account=account).max_position_pct == Decimal("12.5")
 
 
+def test_operator_blocks_an_instrument_in_the_risk_profile_inline(operator_client, make_account):
+    account = make_account("a1")
+    url = reverse("admin:accounts_account_change", args=[account.pk])
+    assert b'name="risk_profile-0-blocked_instruments"' in operator_client.get(url).content
+    data = _change_form_post_data(operator_client, url)
+    data["risk_profile-0-blocked_instruments"] = '["xrp-usd"]'
+    response = operator_client.post(url, data)
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    assert RiskProfile.objects.get(account=account).blocked_instruments == ["XRP/USD"]
+
+
 def test_operator_edits_registry_details_with_an_audit_event(operator_client, make_account):
     account = make_account("a1")
     url = reverse("admin:accounts_account_change", args=[account.pk])

@@ -5,7 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import Account
+from brokers.services import credential_add, credential_status_set
 from compliance.models import AuditEvent
+from copytrading.services import copy_settings_update
 
 
 def run(*args) -> str:
@@ -76,6 +78,29 @@ def test_user_status_human_and_json(make_account):
     data = json.loads(run("user_status", "daivon_frazier", "--json"))
     assert data["status"] == "ACTIVE" and data["trading_enabled"] is True
     assert data["risk_profile"]["max_position_pct"] == "20.00000000"
+    assert data["copy"] == {"copy_enabled": True, "sizing_mode": "proportional", "multiplier": "1",
+                            "fixed_notional": None}
+    assert data["blocked_instruments"] == [] and data["credentials"] == []
+
+
+def test_user_status_shows_copy_settings_blocked_instruments_and_credentials_without_secrets(make_account):
+    account = make_account("daivon_frazier", risk_overrides={"blocked_instruments": ["XRP-USD"]})
+    copy_settings_update(actor="test", account=account, reason="independent", copy_enabled=False, multiplier="1.5")
+    kraken = credential_add(actor="test", account=account, venue="kraken", api_key="kraken-key-0001",
+                            api_secret="kraken-secret-value", verify=False)
+    credential_status_set(actor="test", credential=kraken, status="disabled", reason="disabled in NIJA")
+    credential_add(actor="test", account=account, venue="paper", label="demo", api_key="pk-daivon-9999",
+                   api_secret="paper-secret-value", verify=False)
+    data = json.loads(run("user_status", "daivon_frazier", "--json"))
+    assert data["copy"]["copy_enabled"] is False and data["copy"]["multiplier"] == "1.50000000"
+    assert data["blocked_instruments"] == ["XRP/USD"]
+    assert [(c["venue"], c["label"], c["enabled"], c["status"], c["key_hint"]) for c in data["credentials"]] == [
+        ("kraken", "default", False, "disabled", "****0001"), ("paper", "demo", True, "active", "****9999")]
+    human = run("user_status", "daivon_frazier")
+    assert "Copy:     off" in human and "Blocked:  XRP/USD" in human
+    assert "kraken/default: disabled (disabled) key ****0001" in human
+    for text in (human, json.dumps(data)):
+        assert "kraken-secret-value" not in text and "kraken-key-0001" not in text
 
 
 def test_list_users_table_filter_and_json(make_account):

@@ -45,6 +45,9 @@ def test_update_validates_saves_and_audits_only_changed_fields(make_account):
         ({"max_position_pct": "abc"}, "not a number"),
         ({"stop_loss_required": True, "stop_loss_pct": None}, "stop distance"),
         ({"nonsense": 1}, "unknown risk profile fields"),
+        ({"blocked_instruments": ["XRP"]}, "not a market symbol"),
+        ({"blocked_instruments": [7]}, "list of symbols"),
+        ({"allowed_instruments": ["XRP/USD"], "blocked_instruments": ["XRP-USD"]}, "both allowed and blocked"),
     ],
 )
 def test_invalid_values_are_rejected_and_change_nothing(make_account, changes, message):
@@ -67,3 +70,14 @@ def test_onboarding_with_invalid_override_creates_nothing(db):
         account_onboard(actor="x", user_id="a1", full_name="A", email="a@example.com",
                         risk_overrides={"max_position_pct": "150"})
     assert not Account.objects.exists()
+
+
+def test_instrument_lists_are_normalised_so_dash_and_slash_name_the_same_market(make_account):
+    account = make_account("a1")
+    profile = risk_profile_update(actor="ops", account=account, reason="no XRP",
+                                  changes={"blocked_instruments": ["xrp-usd", "XRP/USD", "ETH_USDT"],
+                                           "allowed_instruments": "btc-usd, eth/usd"})
+    assert profile.blocked_instruments == ["XRP/USD", "ETH/USDT"]
+    assert profile.allowed_instruments == ["BTC/USD", "ETH/USD"]
+    event = AuditEvent.objects.get(action="RISK_PROFILE_UPDATE")
+    assert event.after["blocked_instruments"] == ["XRP/USD", "ETH/USDT"]

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, RiskProfile
 from accounts.services import account_trading_disable
 from brokers.models import PaperOrder
 from brokers.paper import paper_behaviour_set, paper_price_set
@@ -113,6 +113,17 @@ def test_planned_rows_read_back_exactly_as_planned(world, receive):
         assert unset == ("", "", 0, "", False, None, None, "", None)
         assert row.updated_at is not None
     assert {o.status for o in stored.values()} == {"OBSERVED", "SKIPPED"}
+
+
+def test_blocked_instrument_from_the_risk_profile_skips_that_follower_only(world, receive):
+    world.account("nija_master", master=True, USD="50000")
+    ann, _ = world.account("ann", risk={"blocked_instruments": ["btc-usd"]})
+    world.account("bob", USD="5000")
+    assert RiskProfile.objects.get(account=ann).blocked_instruments == ["BTC/USD"]
+    signal, _ = receive()
+    orders = {o.account.user_id: o for o in CopyOrder.objects.filter(signal=signal).select_related("account")}
+    assert (orders["ann"].status, orders["ann"].reason) == ("SKIPPED", "instrument_blocked")
+    assert orders["bob"].status == "OBSERVED"
 
 
 def test_only_active_trading_accounts_are_followers_and_copy_switch_skips(world, receive):

@@ -111,6 +111,17 @@ def test_instrument_not_allowed():
     assert plan(limits=limits).reason == "instrument_not_allowed"
 
 
+def test_blocked_instrument_is_skipped_with_its_own_reason_for_entries_and_exits():
+    limits = RiskLimits(max_position_notional=D("5000"), blocked_instruments=("BTC/USD",))
+    entry = plan(limits=limits)
+    assert (entry.reason, entry.quantity) == ("instrument_blocked", D("0"))
+    assert "BTC/USD" in entry.detail
+    # The account's own BTC is not a copy to unwind: the master's exit is not copied either.
+    assert plan(signal=sell("0.5"), f=follower(held=D("0.02")), limits=limits).reason == "instrument_blocked"
+    other = RiskLimits(max_position_notional=D("5000"), blocked_instruments=("XRP/USD",))
+    assert plan(limits=other).reason == ""
+
+
 def test_derivative_needs_leverage():
     signal = SignalFacts(symbol="BTC/USD:USD", side="buy", amount=D("0.1"), price=D("50000"),
                          master_equity=D("50000"))
