@@ -28,6 +28,15 @@ def _locked(account: Account) -> Account:
     return Account.objects.select_for_update().get(pk=account.pk)
 
 
+def user_id_check(user_id: str) -> None:
+    """Raise ApplicationError with the rule when `user_id` is not a valid account id (importers
+    check ids before anything is written)."""
+    try:
+        user_id_validator(user_id)
+    except ValidationError as exc:
+        raise ApplicationError(exc.messages[0]) from None
+
+
 def account_onboard(
     *, actor: Actor, user_id: str, full_name: str, email: str, phone: str = "",
     account_type: str = Account.AccountType.RETAIL, tier: str = Account.Tier.STARTER,

@@ -16,7 +16,7 @@ from core.assets import CASH_ASSETS  # count toward equity, never toward open po
 from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
-from .models import CopyFill, CopyOrder, EngineMode, MasterSignal
+from .models import CopyFill, CopyOrder, CopySettings, EngineMode, MasterSignal
 
 # Holdings worth less than this (USD) are dust, not an open position.
 POSITION_DUST_USD = Decimal("1")
@@ -78,6 +78,11 @@ def balances_for_accounts(*, account_ids: list[int], now: dt.datetime | None = N
 
 
 # --- visibility -------------------------------------------------------------------------------
+def copy_settings_for(*, account) -> CopySettings:
+    """The account's copy switch and sizing, or unsaved defaults when none were stored."""
+    return CopySettings.objects.filter(account=account).first() or CopySettings(account=account)
+
+
 def signal_get(*, signal_id: int | str) -> MasterSignal:
     try:
         return MasterSignal.objects.get(pk=int(signal_id))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 
+import ccxt
 import pytest
 
 from brokers.clients.markets import markets_cache_clear
@@ -10,6 +11,8 @@ from brokers.clients.registry import client_cache_clear
 from brokers.models import BrokerCredential
 from brokers.paper import paper_fund
 from brokers.services import credential_add
+
+from .ccxt_replay import markets_load, recorded
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +43,25 @@ def paper_credential(db, make_account):
         return credential
 
     return make
+
+
+@pytest.fixture
+def okx_venue(monkeypatch):
+    """Every ccxt.okx instance answers from recorded payloads; `perm` sets the key's rights."""
+    state = {"perm": "read_only,trade"}
+    balance = recorded("okx", "fetchBalance", "spot balance")["httpResponse"]
+
+    def fetch(self, url, method="GET", headers=None, body=None):
+        if "account/balance" in url:
+            return balance
+        if "account/config" in url:
+            return {"code": "0", "msg": "", "data": [{"perm": state["perm"], "uid": "42"}]}
+        raise AssertionError(url)
+
+    def load_markets(self, reload=False, params=None):
+        markets_load(self, "okx")
+        return self.markets
+
+    monkeypatch.setattr(ccxt.okx, "fetch", fetch)
+    monkeypatch.setattr(ccxt.okx, "load_markets", load_markets)
+    return state

@@ -11,31 +11,7 @@ from brokers.crypto import credential_secrets
 from brokers.models import BrokerCredential
 from compliance.models import AuditEvent
 
-from .ccxt_replay import markets_load, recorded
-
 KEY, SECRET, PASSPHRASE = "okx-key-5f5f-AAAA-0001", "okx-secret-must-not-leak-77", "okx-pass-phrase-42"
-
-
-@pytest.fixture
-def okx_venue(monkeypatch):
-    """Every ccxt.okx instance answers from recorded payloads; `perm` sets the key's rights."""
-    state = {"perm": "read_only,trade"}
-    balance = recorded("okx", "fetchBalance", "spot balance")["httpResponse"]
-
-    def fetch(self, url, method="GET", headers=None, body=None):
-        if "account/balance" in url:
-            return balance
-        if "account/config" in url:
-            return {"code": "0", "msg": "", "data": [{"perm": state["perm"], "uid": "42"}]}
-        raise AssertionError(url)
-
-    def load_markets(self, reload=False, params=None):
-        markets_load(self, "okx")
-        return self.markets
-
-    monkeypatch.setattr(ccxt.okx, "fetch", fetch)
-    monkeypatch.setattr(ccxt.okx, "load_markets", load_markets)
-    return state
 
 
 def run(*args, stdin: str = f"{KEY}\n{SECRET}\n{PASSPHRASE}\n", **kwargs) -> str:
