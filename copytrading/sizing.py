@@ -42,7 +42,8 @@ class RiskLimits:
             max_position_notional=profile.max_position_notional, max_position_pct=profile.max_position_pct,
             max_concurrent_positions=profile.max_concurrent_positions,
             allowed_instruments=tuple(s.upper() for s in (profile.allowed_instruments or [])),
-            blocked_instruments=tuple(s.upper() for s in (profile.blocked_instruments or [])),
+            # getattr: profiles built before the blocklist existed (plain namespaces in tests) have none.
+            blocked_instruments=tuple(s.upper() for s in (getattr(profile, "blocked_instruments", None) or [])),
             leverage_limit=profile.leverage_limit, max_daily_loss_amount=profile.max_daily_loss_amount,
             max_daily_loss_pct=profile.max_daily_loss_pct, stop_loss_required=profile.stop_loss_required,
             stop_loss_pct=profile.stop_loss_pct, max_slippage_pct=profile.max_slippage_pct,
