@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from core.decimals import format_decimal, format_money
 from reporting.access import account_for_user
@@ -16,6 +17,7 @@ LOGIN_URL = "portal-login"
 REPORTS_SHOWN = 60
 
 
+@require_GET  # read-only pages: a POST is refused, not rendered
 @login_required(login_url=LOGIN_URL)
 def portal_home(request: HttpRequest) -> HttpResponse:
     account = account_for_user(user=request.user, user_id=request.GET.get("user_id") or "me")
@@ -40,6 +42,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/home.html", context)
 
 
+@require_GET
 @login_required(login_url=LOGIN_URL)
 def portal_report(request: HttpRequest, report_id: int) -> HttpResponse:
     report = report_get(report_id=report_id)

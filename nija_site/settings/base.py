@@ -113,7 +113,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "NIJA back office API", "VERSION": "1"}
+# The schema maps every endpoint and parameter: signed-in users only.
+SPECTACULAR_SETTINGS = {"TITLE": "NIJA back office API", "VERSION": "1",
+                        "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"]}
 
 # --- Celery -------------------------------------------------------------------------------
 # REDIS_URL selects Redis. Without it the embedded mode uses kombu's filesystem transport, so a
