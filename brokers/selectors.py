@@ -288,3 +288,13 @@ def balance_report(*, user_id: str | None = None) -> dict:
         "summary": balance_summary(balances=balances),
         "unavailable": unavailable,
     }
+
+
+def audit_account_ids_batch(*, after_id: int = 0, limit: int) -> list[int]:
+    """Ids of the accounts the balance audit covers (an active credential, account not INACTIVE),
+    in id order after `after_id`: one batch of the audit task, which queues itself for the next."""
+    return list(
+        BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE, account_id__gt=after_id)
+        .exclude(account__status=Account.Status.INACTIVE)
+        .order_by("account_id").values_list("account_id", flat=True).distinct()[:limit]
+    )

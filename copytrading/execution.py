@@ -73,14 +73,16 @@ def _sync_pool() -> ThreadPoolExecutor:
 
 
 # --- enqueue ----------------------------------------------------------------------------------
-def copy_orders_enqueue(*, signal_id: int, order_ids: list[int]) -> int:
-    """Queue the orders in chunks once the current transaction commits. Returns the chunk count."""
+def copy_orders_enqueue(*, signal_id: int, order_ids: list[int], queue: str | None = None) -> int:
+    """Queue the orders in chunks once the current transaction commits. Returns the chunk count.
+    `queue` overrides the task's route (stop-loss sells go on the stops queue)."""
     from .tasks import copy_orders_execute_task
 
     size = chunk_size()
     chunks = [order_ids[i:i + size] for i in range(0, len(order_ids), size)]
+    options = {"queue": queue} if queue else {}
     for ids in chunks:
-        transaction.on_commit(lambda ids=ids: copy_orders_execute_task.delay(signal_id, ids))
+        transaction.on_commit(lambda ids=ids: copy_orders_execute_task.apply_async((signal_id, ids), **options))
     return len(chunks)
 
 

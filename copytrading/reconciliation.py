@@ -41,6 +41,8 @@ class ReconcileReport:
     fills_stored: int = 0
     replanned: int = 0
     errors: list[str] = field(default_factory=list)
+    # The last order id of a full batch: the orders after it are the next batch's.
+    next_after_id: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,19 +75,24 @@ def copy_order_fills_sync(*, order: CopyOrder, client) -> int:
     return stored
 
 
-def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500) -> ReconcileReport:
+def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500, after_id: int = 0) -> ReconcileReport:
+    """One batch: at most `limit` orders after `after_id` (id order); the report says where the
+    next batch starts. Signals whose planning crashed are re-planned by the first batch only."""
     from brokers.clients.base import BrokerError
     from brokers.clients.registry import client_for
 
     now = now or timezone.now()
     report = ReconcileReport()
     # Signals whose planning never finished (a crash between intake and the plan's commit).
-    pending = signals_plan_pending(now=now)
-    report.replanned += pending.planned
-    report.errors.extend(pending.errors)
+    if not after_id:
+        pending = signals_plan_pending(now=now)
+        report.replanned += pending.planned
+        report.errors.extend(pending.errors)
 
-    orders = list(orders_needing_reconcile(stale_before=now - submit_stale_after(), limit=limit)
+    orders = list(orders_needing_reconcile(stale_before=now - submit_stale_after(), limit=limit, after_id=after_id)
                   .select_related("signal"))
+    if len(orders) == limit:
+        report.next_after_id = orders[-1].pk
     creds = credentials_by_id(ids={o.credential_id for o in orders})
     requeue: dict[int, list[int]] = defaultdict(list)
     touched_signals: set[int] = set()

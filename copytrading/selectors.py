@@ -164,10 +164,10 @@ def entry_stop_prices(*, account, limit: int = 200) -> list[tuple[str, Decimal]]
                 .order_by("-created_at").values_list("symbol", "stop_price")[:limit])
 
 
-def orders_needing_reconcile(*, stale_before: dt.datetime, limit: int = 500) -> QuerySet[CopyOrder]:
+def orders_needing_reconcile(*, stale_before: dt.datetime, limit: int = 500, after_id: int = 0) -> QuerySet[CopyOrder]:
     """Open orders, planned or claimed orders whose task went quiet (lost with a dead worker), and
-    filled orders whose fills are not stored."""
-    return (CopyOrder.objects.filter(
+    filled orders whose fills are not stored; in id order after `after_id` (one batch)."""
+    return (CopyOrder.objects.filter(pk__gt=after_id).filter(
         Q(status=CopyOrder.Status.OPEN)
         | Q(status=CopyOrder.Status.PLANNED, created_at__lt=stale_before)
         | Q(status=CopyOrder.Status.SUBMITTING, claimed_at__lt=stale_before)

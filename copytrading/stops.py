@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -92,7 +93,8 @@ def copy_stops_enforce(*, limit: int = 1000) -> dict:
                 client_order_id=client_order_id_for(signal_id=stop_signal.pk, account_id=order.account_id),
                 detail=f"engine stop of {order.client_order_id}: price {price} <= stop {order.stop_price}",
             )
-            copy_orders_enqueue(signal_id=stop_signal.pk, order_ids=[stop_order.pk])
+            # On the stops queue too: a stop's sell must not wait behind reconciliation or reports.
+            copy_orders_enqueue(signal_id=stop_signal.pk, order_ids=[stop_order.pk], queue=settings.NIJA_STOPS_QUEUE)
         result["triggered"] += 1
         logger.warning("STOP %s: %s sells %s %s (price %s <= stop %s)", order.account.user_id,
                        order.client_order_id, qty, order.symbol, price, order.stop_price)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from core.locks import task_lock
+
+logger = logging.getLogger("nija.copytrading")
 
 
 @shared_task(name="copytrading.tasks.copy_orders_execute_task", acks_late=True, reject_on_worker_lost=True)
@@ -16,11 +24,33 @@ def copy_orders_execute_task(signal_id: int, order_ids: list[int]) -> dict:
     return {"claimed": report.claimed, "recovered": report.recovered, "by_status": report.by_status}
 
 
-@shared_task(name="copytrading.tasks.copy_orders_reconcile_task")
-def copy_orders_reconcile_task() -> dict:
+# Beat starts reconciliation every 30 s. A run (one batch) must end well before its lock's TTL, so
+# a worker killed mid-run frees the lock for the next: soft < hard < TTL.
+RECONCILE_SOFT_TIME_LIMIT, RECONCILE_TIME_LIMIT = 90, 120
+RECONCILE_LOCK, RECONCILE_LOCK_TTL = "copytrading-reconcile", 150
+
+
+@shared_task(name="copytrading.tasks.copy_orders_reconcile_task",
+             soft_time_limit=RECONCILE_SOFT_TIME_LIMIT, time_limit=RECONCILE_TIME_LIMIT)
+def copy_orders_reconcile_task(after_id: int = 0) -> dict:
+    """One batch of NIJA_TASK_BATCH_SIZE orders after `after_id`, then the next batch is queued.
+    Never two at once: a run that finds the lock taken does nothing (beat comes again in 30 s)."""
     from .reconciliation import copy_orders_reconcile
 
-    return copy_orders_reconcile().as_dict()
+    with task_lock(RECONCILE_LOCK, ttl_seconds=RECONCILE_LOCK_TTL) as taken:
+        if not taken:
+            logger.info("copy reconciliation already running; this run does nothing")
+            return {"skipped": "already running"}
+        try:
+            report = copy_orders_reconcile(after_id=int(after_id), limit=max(1, int(settings.NIJA_TASK_BATCH_SIZE)))
+        except SoftTimeLimitExceeded:
+            logger.warning("copy reconciliation after order #%s stopped at its soft time limit (%s s); orders "
+                           "not yet updated stay as they are for the next run", after_id, RECONCILE_SOFT_TIME_LIMIT)
+            return {"stopped": "soft_time_limit", "after_id": int(after_id)}
+    # Outside the lock, so the next batch (run at once when eager) can take it.
+    if report.next_after_id is not None:
+        copy_orders_reconcile_task.delay(after_id=report.next_after_id)
+    return report.as_dict()
 
 
 @shared_task(name="copytrading.tasks.master_fills_poll_task")

@@ -298,3 +298,17 @@ def fee_schedules() -> QuerySet[FeeSchedule]:
 def account_ids_with_ledger() -> QuerySet:
     """Ids of the accounts that have ledger entries (a values queryset: a subquery or a list)."""
     return LedgerEntry.objects.order_by().values_list("account_id", flat=True).distinct()  # no ordering columns
+
+
+# --- batches for periodic tasks -------------------------------------------------------------
+def ledger_account_ids_batch(*, after_id: int = 0, limit: int) -> list[int]:
+    """Ids of the accounts that have a ledger, in id order after `after_id`: one batch of a periodic
+    task (reports) that queues itself for the next."""
+    return list(LedgerEntry.objects.filter(account_id__gt=after_id).order_by("account_id")
+                .values_list("account_id", flat=True).distinct()[:limit])
+
+
+def fee_schedules_batch(*, after_id: int = 0, limit: int) -> list[FeeSchedule]:
+    """Fee schedules (with their account) in account id order after `after_id`: one batch of fee accrual."""
+    return list(FeeSchedule.objects.filter(account_id__gt=after_id).select_related("account")
+                .order_by("account_id")[:limit])

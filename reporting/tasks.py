@@ -6,41 +6,67 @@ import datetime as dt
 import logging
 
 from celery import shared_task
-from django.db import transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from accounts.selectors import account_by_id
 from core.dates import day_parse
 
-from .selectors import account_ids_with_ledger, fee_schedules
+from .selectors import fee_schedules_batch, ledger_account_ids_batch
 
 logger = logging.getLogger("nija.reporting")
+
+# A report is rebuilt from the database: a dropped connection or a locked database is worth
+# another try; a bug (any other error) is not.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+# Reports render charts over a whole history: longer than the default time limits.
+REPORT_SOFT_TIME_LIMIT, REPORT_TIME_LIMIT = 600, 660
 
 
 def _day(day_iso: str | None) -> dt.date:
     return day_parse(day_iso, name="day", default=timezone.now().date() - dt.timedelta(days=1))
 
 
+def batch_size() -> int:
+    return max(1, int(settings.NIJA_TASK_BATCH_SIZE))
+
+
 @shared_task
-def reports_period_task(period: str, day_iso: str | None = None) -> int:
+def reports_period_task(period: str, day_iso: str | None = None, after_id: int = 0) -> int:
     """Beat entry point: one report task per account with a ledger (daily 00:10 UTC for yesterday,
-    weekly on Mondays for the week to Sunday, monthly on the 1st for the previous month)."""
+    weekly on Mondays for the week to Sunday, monthly on the 1st for the previous month). Takes
+    NIJA_TASK_BATCH_SIZE accounts after `after_id` and queues itself for the rest, with the day
+    fixed so every batch reports the same period."""
     day = _day(day_iso)
-    ids = list(account_ids_with_ledger())
+    size = batch_size()
+    ids = ledger_account_ids_batch(after_id=int(after_id), limit=size)
     for account_id in ids:
         transaction.on_commit(lambda a=account_id: report_generate_task.delay(a, period, day.isoformat()))
+    if len(ids) == size:
+        transaction.on_commit(lambda: reports_period_task.delay(period, day.isoformat(), after_id=ids[-1]))
     return len(ids)
 
 
-@shared_task(bind=True, max_retries=2, default_retry_delay=60)
-def report_generate_task(self, account_id: int, period: str, day_iso: str) -> int:
+@shared_task(bind=True, autoretry_for=TRANSIENT_ERRORS, max_retries=2, default_retry_delay=60, retry_backoff=60,
+             soft_time_limit=REPORT_SOFT_TIME_LIMIT, time_limit=REPORT_TIME_LIMIT)
+def report_generate_task(self, account_id: int, period: str, day_iso: str) -> int | None:
+    """One account's report. A transient database failure is retried (up to 2 more tries, 60 s
+    then 120 s later); at the soft time limit it stops and logs why, storing nothing partial (the
+    NAV refresh and the report are each written in one statement or transaction)."""
     from .services import daily_nav_refresh, report_generate
 
     account = account_by_id(account_id=account_id)
     day = _day(day_iso)
-    if period == "daily":
-        daily_nav_refresh(account=account, through=day)
-    return report_generate(account=account, period=period, day=day).pk
+    try:
+        if period == "daily":
+            daily_nav_refresh(account=account, through=day)
+        return report_generate(account=account, period=period, day=day).pk
+    except SoftTimeLimitExceeded:
+        logger.warning("%s report of account #%s for %s stopped at its soft time limit (%s s); not stored",
+                       period, account_id, day.isoformat(), REPORT_SOFT_TIME_LIMIT)
+        return None
 
 
 @shared_task
@@ -55,12 +81,21 @@ def prices_refresh_task() -> dict:
 
 
 @shared_task
-def fees_accrue_task() -> int:
+def fees_accrue_task(through_iso: str | None = None, after_id: int = 0) -> int:
+    """Accrue fees through `through_iso` (default yesterday) for NIJA_TASK_BATCH_SIZE accounts with a
+    fee schedule after `after_id`, then queue itself for the rest. Accrual never stores a charge
+    twice, so a batch delivered again changes nothing."""
     from .services import fees_accrue
 
+    through = _day(through_iso)
+    size = batch_size()
+    schedules = fee_schedules_batch(after_id=int(after_id), limit=size)
     total = 0
-    for schedule in fee_schedules():
-        total += fees_accrue(account=schedule.account)
+    for schedule in schedules:
+        total += fees_accrue(account=schedule.account, through=through)
+    if len(schedules) == size:
+        last = schedules[-1].account_id
+        transaction.on_commit(lambda: fees_accrue_task.delay(through.isoformat(), after_id=last))
     return total
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -147,6 +148,20 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Every task has a time limit. At the soft limit the task gets SoftTimeLimitExceeded and records
+# why it stopped; at the hard limit the worker kills it (acks_late: it is delivered again). Tasks
+# known to run longer (reports) raise their own limits on the task.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("NIJA_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("NIJA_TASK_TIME_LIMIT", default=180)
+# Queues: "celery" (everything else) and "stops" (stop-loss checks and the sells they trigger), so a
+# long reconciliation or report run never delays a stop. A worker started without -Q consumes
+# every queue listed here; production can give "stops" a worker of its own (README, Production).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+NIJA_STOPS_QUEUE = "stops"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(NIJA_STOPS_QUEUE))
+CELERY_TASK_ROUTES = {"copytrading.tasks.copy_stops_enforce_task": {"queue": NIJA_STOPS_QUEUE}}
+# Tasks that walk accounts or orders take this many per run and queue themselves for the rest.
+NIJA_TASK_BATCH_SIZE = env.int("NIJA_TASK_BATCH_SIZE", default=500)
 # The periodic schedule lives here, in code, so it is reviewed like code.
 CELERY_BEAT_SCHEDULE: dict = {
     "brokers-balance-audit": {
@@ -160,6 +175,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "copytrading-reconcile-orders": {
         "task": "copytrading.tasks.copy_orders_reconcile_task",
         "schedule": 30.0,
+        # A run still waiting in the queue when the next is due is dropped, not stacked up.
+        "options": {"expires": 25},
     },
     "copytrading-poll-master-fills": {
         "task": "copytrading.tasks.master_fills_poll_task",
@@ -175,6 +192,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "copytrading-enforce-stops": {
         "task": "copytrading.tasks.copy_stops_enforce_task",
         "schedule": 10.0,
+        "options": {"expires": 9},
     },
     # Reporting: reports for the UTC day/week/month just ended; prices and copy fills feed the ledger.
     "reporting-daily-reports": {

@@ -20,6 +20,10 @@ class Command(NijaCommand):
         parser.add_argument("--addr", default=os.environ.get("NIJA_ADDR", "127.0.0.1:8000"))
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
 
+    @staticmethod
+    def queues() -> str:
+        return ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES)
+
     def handle(self, *args, **opts):
         for path in settings.NIJA_RUN_ON_START:
             import_string(path).delay()
@@ -28,8 +32,9 @@ class Command(NijaCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         commands = {
             "web": [python, "manage.py", "runserver", opts["addr"], "--noreload"],
+            # The one embedded worker consumes every queue (stops included).
             "worker": [python, "-m", "celery", "-A", "nija_site", "worker", "-l", "info",
-                       "--concurrency", str(opts["concurrency"]), "-n", "worker@%h"],
+                       "--concurrency", str(opts["concurrency"]), "-n", "worker@%h", "-Q", self.queues()],
             "beat": [python, "-m", "celery", "-A", "nija_site", "beat", "-l", "info"],
         }
         procs: dict[str, subprocess.Popen] = {}
