@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,17 +152,17 @@ class _Caller:
     def __init__(self, client: Any, threaded: bool) -> None:
         self.client, self.threaded = client, threaded
 
-    async def __call__(self, name: str, *args: Any) -> Any:
+    async def __call__(self, name: str, *args: Any, **kwargs: Any) -> Any:
         method = getattr(self.client, name)
         if self.threaded:
             def call() -> Any:
                 try:
-                    return method(*args)
+                    return method(*args, **kwargs)
                 finally:
                     connections.close_all()  # pool threads outlive the task: leave no DB session behind
 
             return await asyncio.get_running_loop().run_in_executor(_sync_pool(), call)
-        return await method(*args)
+        return await method(*args, **kwargs)
 
 
 async def _send_one(order: CopyOrder, caller: _Caller, *, lookup_first: bool, hold: str = "") -> Outcome:
@@ -252,6 +253,38 @@ async def _send_all(orders: list[CopyOrder], credentials: dict[int, Any], lookup
     try:
         async with credential_locks_hold(pre_locked):
             return list(await asyncio.gather(*(guarded(o) for o in orders)))
+    finally:
+        await async_clients_close()
+
+
+async def orders_venue_calls(orders: list[CopyOrder], credentials: dict[int, Any],
+                             call: Callable[[CopyOrder, _Caller], Awaitable[Any]], *, limit: int,
+                             time_budget: float | None = None) -> tuple[dict[int, Any], list[int]]:
+    """Run `call(order, caller)` for every order at once (at most `limit` in flight), one call at a
+    time per credential, exactly as the fan-out does: every async credential's lock is taken once
+    for the block, threaded (alpaca-py) clients take theirs per call. Returns each order's result
+    (an exception raised by `call` is returned as the result) and the ids of the orders not done
+    within `time_budget` seconds (cancelled, nothing of theirs is returned)."""
+    from brokers.clients.locks import credential_locks_hold
+    from brokers.clients.registry import async_clients_close
+
+    gate = asyncio.Semaphore(limit)
+    callers = {pk: _caller_for(cred) for pk, cred in credentials.items()}
+
+    async def guarded(order: CopyOrder) -> Any:
+        async with gate:
+            return await call(order, callers[order.credential_id])
+
+    pre_locked = {pk for pk, cred in credentials.items() if cred.venue not in THREADED_VENUES}
+    try:
+        async with credential_locks_hold(pre_locked):
+            tasks = {asyncio.ensure_future(guarded(o)): o.pk for o in orders}
+            done, pending = await asyncio.wait(tasks, timeout=time_budget) if tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            results = {tasks[t]: (t.exception() or t.result()) for t in done}
+            return results, sorted(tasks[t] for t in pending)
     finally:
         await async_clients_close()
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +18,16 @@ from django.utils import timezone
 from brokers.selectors import credentials_by_id, credentials_master_active
 from core.errors import ApplicationError
 
-from .execution import Outcome, copy_orders_enqueue, outcome_apply, signal_completion_check, status_from_result
+from .execution import (
+    MAX_IN_FLIGHT,
+    Outcome,
+    concurrency,
+    copy_orders_enqueue,
+    orders_venue_calls,
+    outcome_apply,
+    signal_completion_check,
+    status_from_result,
+)
 from .models import CopyFill, CopyOrder, MasterFillCursor, MasterSignal
 from .planning import signals_plan_pending
 from .selectors import orders_needing_reconcile
@@ -56,30 +66,78 @@ def _save_if_unchanged(order: CopyOrder, expected_status: str, expected_token: s
     return touched == 1
 
 
-def copy_order_fills_sync(*, order: CopyOrder, client) -> int:
-    """Fetch the order's trades and store the new ones. Marks fills_synced when they add up."""
-    since = (order.claimed_at or order.created_at) - dt.timedelta(minutes=5)
-    trades = client.fetch_my_trades(symbol=order.symbol, since=since)
-    mine = [t for t in trades if (order.venue_order_id and t.venue_order_id == order.venue_order_id)
-            or (t.client_order_id and t.client_order_id == order.client_order_id)]
-    fills = [CopyFill(copy_order=order, trade_id=t.trade_id, symbol=t.symbol, side=t.side, amount=t.amount,
-                      price=t.price, cost=t.cost, fee=t.fee, fee_asset=t.fee_asset or "", occurred_at=t.occurred_at)
-             for t in mine if t.amount > 0]
-    before = CopyFill.objects.filter(copy_order=order).count()
-    CopyFill.objects.bulk_create(fills, ignore_conflicts=True)
-    stored = CopyFill.objects.filter(copy_order=order).count() - before
-    total = sum((t.amount for t in mine), Decimal("0"))
-    if order.filled_quantity is not None and total >= order.filled_quantity:
-        CopyOrder.objects.filter(pk=order.pk).update(fills_synced=True)
-        order.fills_synced = True
+def _trades_since(order: CopyOrder) -> dt.datetime:
+    return (order.claimed_at or order.created_at) - dt.timedelta(minutes=5)
+
+
+def _fills_store(orders_trades: list[tuple[CopyOrder, list]]) -> int:
+    """Store the orders' new trades as fills (unique on the trade id: a fill is never stored
+    twice) in one statement, and mark fills_synced on the orders whose fills add up."""
+    fills, synced = [], []
+    for order, trades in orders_trades:
+        mine = [t for t in trades if (order.venue_order_id and t.venue_order_id == order.venue_order_id)
+                or (t.client_order_id and t.client_order_id == order.client_order_id)]
+        fills += [CopyFill(copy_order=order, trade_id=t.trade_id, symbol=t.symbol, side=t.side, amount=t.amount,
+                           price=t.price, cost=t.cost, fee=t.fee, fee_asset=t.fee_asset or "",
+                           occurred_at=t.occurred_at) for t in mine if t.amount > 0]
+        total = sum((t.amount for t in mine), Decimal("0"))
+        if order.filled_quantity is not None and total >= order.filled_quantity:
+            synced.append(order)
+    ids = [order.pk for order, _ in orders_trades]
+    before = CopyFill.objects.filter(copy_order_id__in=ids).count()
+    CopyFill.objects.bulk_create(fills, ignore_conflicts=True, batch_size=1000)
+    stored = CopyFill.objects.filter(copy_order_id__in=ids).count() - before
+    if synced:
+        CopyOrder.objects.filter(pk__in=[o.pk for o in synced]).update(fills_synced=True)
+        for order in synced:
+            order.fills_synced = True
     return stored
 
 
-def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500, after_id: int = 0) -> ReconcileReport:
+def copy_order_fills_sync(*, order: CopyOrder, client) -> int:
+    """Fetch one order's trades and store the new ones. Marks fills_synced when they add up."""
+    return _fills_store([(order, client.fetch_my_trades(symbol=order.symbol, since=_trades_since(order)))])
+
+
+_NEEDS_LOOKUP = (CopyOrder.Status.SUBMITTING, CopyOrder.Status.OPEN)
+_FILLED = (CopyOrder.Status.FILLED, CopyOrder.Status.PARTIALLY_FILLED)
+
+
+@dataclass
+class VenueAnswer:
+    """What the venue said about one order: the lookup by client order id (when one was needed)
+    and the order's trades (when it is filled and its fills are not stored)."""
+
+    looked_up: bool = False
+    found: object = None  # OrderResult | None
+    trades: list | None = None
+
+
+async def _order_venue_answer(order: CopyOrder, caller) -> VenueAnswer:
+    answer = VenueAnswer()
+    status = order.status
+    if status in _NEEDS_LOOKUP:
+        answer.looked_up = True
+        answer.found = await caller("fetch_order_by_client_id", order.symbol, order.client_order_id)
+        if answer.found is None:
+            return answer
+        status = status_from_result(answer.found)
+    if status in _FILLED and not order.fills_synced:
+        answer.trades = await caller("fetch_my_trades", symbol=order.symbol, since=_trades_since(order))
+    return answer
+
+
+def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500, after_id: int = 0,
+                          max_concurrency: int | None = None, time_budget: float | None = None) -> ReconcileReport:
     """One batch: at most `limit` orders after `after_id` (id order); the report says where the
-    next batch starts. Signals whose planning crashed are re-planned by the first batch only."""
+    next batch starts. Signals whose planning crashed are re-planned by the first batch only.
+
+    The venue calls of the whole batch go out at once, one at a time per credential (its lock, as
+    in the fan-out); the answers are then written here, each order by compare-and-set on the
+    status and claim token it was read with, so a worker that moved the row meanwhile wins.
+    `max_concurrency=1` is the sequential baseline of the benchmark. Orders whose calls are not
+    done within `time_budget` seconds are left as they are and the next batch starts at them."""
     from brokers.clients.base import BrokerError
-    from brokers.clients.registry import client_for
 
     now = now or timezone.now()
     report = ReconcileReport()
@@ -96,6 +154,7 @@ def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500, a
     creds = credentials_by_id(ids={o.credential_id for o in orders})
     requeue: dict[int, list[int]] = defaultdict(list)
     touched_signals: set[int] = set()
+    to_ask = []
     for order in orders:
         if order.status == CopyOrder.Status.PLANNED:
             # Its task was lost (e.g. taken by a worker that died): queue it again; the claim's
@@ -106,32 +165,54 @@ def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500, a
         if cred is None or cred.status != "active":
             report.errors.append(f"{order.client_order_id}: credential missing or not active")
             continue
-        client = client_for(cred)
-        try:
-            if order.status in (CopyOrder.Status.SUBMITTING, CopyOrder.Status.OPEN):
-                report.looked_up += 1
-                found = client.fetch_order_by_client_id(order.symbol, order.client_order_id)
-                expected_status, expected_token = order.status, order.claim_token
-                if found is None:
-                    if order.status == CopyOrder.Status.SUBMITTING:
-                        # Never reached the venue: back to PLANNED (by CAS) and through the normal path.
-                        back = CopyOrder.objects.filter(
-                            pk=order.pk, status=CopyOrder.Status.SUBMITTING, claim_token=expected_token,
-                        ).update(status=CopyOrder.Status.PLANNED, claim_token="", detail="not found at the venue; "
-                                 "sent again by reconciliation", updated_at=timezone.now())
-                        if back:
-                            requeue[order.signal_id].append(order.pk)
-                    continue
-                outcome = Outcome(order.pk, status_from_result(found), result=found,
-                                  acknowledged_at=found.acknowledged_at)
-                outcome_apply(order, outcome, received_at=order.signal.received_at)
-                if _save_if_unchanged(order, expected_status, expected_token):
-                    report.updated += 1
-                    touched_signals.add(order.signal_id)
-            if order.status in (CopyOrder.Status.FILLED, CopyOrder.Status.PARTIALLY_FILLED) and not order.fills_synced:
-                report.fills_stored += copy_order_fills_sync(order=order, client=client)
-        except BrokerError as exc:
-            report.errors.append(f"{order.client_order_id}: {exc.venue_message}")
+        to_ask.append(order)
+
+    answers, unfinished = {}, []
+    if to_ask:
+        limit_in_flight = max(1, min(max_concurrency or concurrency(), MAX_IN_FLIGHT))
+        answers, unfinished = async_to_sync(orders_venue_calls)(
+            to_ask, {o.credential_id: creds[o.credential_id] for o in to_ask}, _order_venue_answer,
+            limit=limit_in_flight, time_budget=time_budget)
+    if unfinished:
+        report.errors.append(f"time budget of {time_budget} s reached: {len(unfinished)} orders left for the "
+                             "next batch")
+        report.next_after_id = unfinished[0] - 1
+
+    with_trades: list[tuple[CopyOrder, list]] = []
+    for order in to_ask:
+        answer = answers.get(order.pk)
+        if answer is None:
+            continue
+        if isinstance(answer, BrokerError):
+            report.errors.append(f"{order.client_order_id}: {answer.venue_message}")
+            continue
+        if isinstance(answer, BaseException):  # a bug or an unmapped library error: logged, the row kept
+            logger.error("reconciling %s failed: %r", order.client_order_id, answer)
+            report.errors.append(f"{order.client_order_id}: unexpected error: {answer!r}"[:300])
+            continue
+        report.looked_up += int(answer.looked_up)
+        if answer.looked_up:
+            expected_status, expected_token = order.status, order.claim_token
+            if answer.found is None:
+                if order.status == CopyOrder.Status.SUBMITTING:
+                    # Never reached the venue: back to PLANNED (by CAS) and through the normal path.
+                    back = CopyOrder.objects.filter(
+                        pk=order.pk, status=CopyOrder.Status.SUBMITTING, claim_token=expected_token,
+                    ).update(status=CopyOrder.Status.PLANNED, claim_token="", detail="not found at the venue; "
+                             "sent again by reconciliation", updated_at=timezone.now())
+                    if back:
+                        requeue[order.signal_id].append(order.pk)
+                continue
+            outcome = Outcome(order.pk, status_from_result(answer.found), result=answer.found,
+                              acknowledged_at=answer.found.acknowledged_at)
+            outcome_apply(order, outcome, received_at=order.signal.received_at)
+            if _save_if_unchanged(order, expected_status, expected_token):
+                report.updated += 1
+                touched_signals.add(order.signal_id)
+        if answer.trades is not None:
+            with_trades.append((order, answer.trades))
+    if with_trades:
+        report.fills_stored += _fills_store(with_trades)
     for signal_id, ids in requeue.items():
         with transaction.atomic():
             copy_orders_enqueue(signal_id=signal_id, order_ids=ids)

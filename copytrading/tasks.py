@@ -28,6 +28,7 @@ def copy_orders_execute_task(signal_id: int, order_ids: list[int]) -> dict:
 # a worker killed mid-run frees the lock for the next: soft < hard < TTL.
 RECONCILE_SOFT_TIME_LIMIT, RECONCILE_TIME_LIMIT = 90, 120
 RECONCILE_LOCK, RECONCILE_LOCK_TTL = "copytrading-reconcile", 150
+RECONCILE_TIME_BUDGET = RECONCILE_SOFT_TIME_LIMIT - 30
 
 
 @shared_task(name="copytrading.tasks.copy_orders_reconcile_task",
@@ -42,7 +43,9 @@ def copy_orders_reconcile_task(after_id: int = 0) -> dict:
             logger.info("copy reconciliation already running; this run does nothing")
             return {"skipped": "already running"}
         try:
-            report = copy_orders_reconcile(after_id=int(after_id), limit=max(1, int(settings.NIJA_TASK_BATCH_SIZE)))
+            # The venue calls stop at the budget, well before the soft limit; the rest is the next batch's.
+            report = copy_orders_reconcile(after_id=int(after_id), limit=max(1, int(settings.NIJA_TASK_BATCH_SIZE)),
+                                           time_budget=RECONCILE_TIME_BUDGET)
         except SoftTimeLimitExceeded:
             logger.warning("copy reconciliation after order #%s stopped at its soft time limit (%s s); orders "
                            "not yet updated stay as they are for the next run", after_id, RECONCILE_SOFT_TIME_LIMIT)
