@@ -295,6 +295,6 @@ def audit_account_ids_batch(*, after_id: int = 0, limit: int) -> list[int]:
     in id order after `after_id`: one batch of the audit task, which queues itself for the next."""
     return list(
         BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE, account_id__gt=after_id)
-        .exclude(account__status=Account.Status.INACTIVE)
+        .exclude(account__status=AccountStatus.INACTIVE)
         .order_by("account_id").values_list("account_id", flat=True).distinct()[:limit]
     )
