@@ -7,15 +7,14 @@ from django.db import models
 
 from core.fields import AmountField, CurrencyField, PriceField, QuantityField
 
+from .choices import CredentialStatus
+
 
 class BrokerCredential(models.Model):
     """One API key of one account at one venue. The key, secret and passphrase are MultiFernet
     tokens (brokers.crypto); only `hint` (last 4 characters of the key) is ever shown."""
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        DISABLED = "disabled", "Disabled"
-        ARCHIVED = "archived", "Archived"
+    Status = CredentialStatus
 
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="credentials")
     venue = models.CharField(max_length=64, help_text="kraken, coinbase, okx, alpaca, paper, or any ccxt id")

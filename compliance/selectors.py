@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 
 from django.db.models import QuerySet
 
+from .chain import GENESIS_HASH, audit_event_hash
 from .models import AuditChainHead, AuditEvent
-from .services import GENESIS_HASH, audit_event_hash
 
 
 @dataclass(frozen=True)

@@ -2,45 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.actors import Actor
 from core.decimals import to_jsonable
+from core.enqueue import task_enqueue
 
-from .models import AuditChainHead, AuditEvent
+from .chain import audit_event_hash
+from .models import AuditChainHead, AuditEvent, Communication
 
 logger = logging.getLogger("nija.audit")
-
-GENESIS_HASH = "0" * 64
-
-
-def audit_event_payload(
-    *, seq: int, created_at_iso: str, actor: str, action: str, target_type: str, target_id: str,
-    reason: str, before: Any, after: Any, prev_hash: str,
-) -> bytes:
-    """Canonical serialization: sorted keys, no whitespace, UTF-8. Changing it breaks old chains."""
-    body = {
-        "seq": seq, "created_at": created_at_iso, "actor": actor, "action": action,
-        "target_type": target_type, "target_id": target_id, "reason": reason,
-        "before": before, "after": after, "prev_hash": prev_hash,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def audit_event_hash(event: AuditEvent) -> str:
-    payload = audit_event_payload(
-        seq=event.seq, created_at_iso=event.created_at.isoformat(), actor=event.actor,
-        action=event.action, target_type=event.target_type, target_id=event.target_id,
-        reason=event.reason, before=event.before, after=event.after, prev_hash=event.prev_hash,
-    )
-    return hashlib.sha256(payload).hexdigest()
 
 
 def actor_name(actor: Actor) -> tuple[str, AbstractBaseUser | None]:
@@ -88,9 +67,6 @@ def communication_record(
 ):
     """Log a communication. Outbound e-mail is queued and sent by a task after commit, so a mail
     server outage never rolls back the business change that caused the message."""
-    from .models import Communication
-    from .tasks import communication_send_task
-
     if kind not in Communication.Kind.values or channel not in Communication.Channel.values:
         raise ValueError(f"unknown communication kind/channel: {kind}/{channel}")
     sendable = channel == Communication.Channel.EMAIL and direction == Communication.Direction.OUTBOUND
@@ -100,17 +76,12 @@ def communication_record(
         status=Communication.Status.QUEUED if sendable else Communication.Status.RECORDED, created_by=name,
     )
     if sendable:
-        transaction.on_commit(lambda: communication_send_task.delay(message.id))
+        task_enqueue("compliance.tasks.communication_send_task", args=[message.id], on_commit=True)
     return message
 
 
 def communication_send(*, communication_id: int) -> None:
     """Send one queued e-mail; the outcome (sent, or failed with its reason) is stored."""
-    from django.conf import settings
-    from django.core.mail import send_mail
-
-    from .models import Communication
-
     claimed = Communication.objects.filter(id=communication_id, status=Communication.Status.QUEUED).update(
         status=Communication.Status.SENT, sent_at=timezone.now()
     )
@@ -127,8 +98,6 @@ def communication_send(*, communication_id: int) -> None:
 
 
 def welcome_communication_record(*, actor: Actor, account) -> None:
-    from django.template.loader import render_to_string
-
     body = render_to_string("email/welcome.txt", {"account": account})
     communication_record(actor=actor, account=account, kind="welcome", channel="email",
                          subject="Welcome to NIJA", body=body)

@@ -3,11 +3,12 @@ import logging
 from celery import shared_task
 
 from .selectors import audit_chain_verify
+from .services import communication_send
 
 logger = logging.getLogger("nija.audit")
 
 
-@shared_task
+@shared_task(name="compliance.tasks.audit_chain_verify_task")
 def audit_chain_verify_task() -> dict:
     result = audit_chain_verify()
     if not result.valid:
@@ -15,8 +16,6 @@ def audit_chain_verify_task() -> dict:
     return result.as_dict()
 
 
-@shared_task
+@shared_task(name="compliance.tasks.communication_send_task")
 def communication_send_task(communication_id: int) -> None:
-    from .services import communication_send
-
     communication_send(communication_id=communication_id)

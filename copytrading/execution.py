@@ -33,6 +33,7 @@ from django.utils import timezone
 from accounts.selectors import account_ids_trading
 from brokers.selectors import credentials_by_id
 from core.db import prepared_cursor, rows_update, sql_in, table
+from core.enqueue import task_enqueue
 
 from .models import CopyOrder, EngineMode, MasterSignal
 
@@ -77,13 +78,10 @@ def _sync_pool() -> ThreadPoolExecutor:
 def copy_orders_enqueue(*, signal_id: int, order_ids: list[int], queue: str | None = None) -> int:
     """Queue the orders in chunks once the current transaction commits. Returns the chunk count.
     `queue` overrides the task's route (stop-loss sells go on the stops queue)."""
-    from .tasks import copy_orders_execute_task
-
     size = chunk_size()
     chunks = [order_ids[i:i + size] for i in range(0, len(order_ids), size)]
-    options = {"queue": queue} if queue else {}
     for ids in chunks:
-        transaction.on_commit(lambda ids=ids: copy_orders_execute_task.apply_async((signal_id, ids), **options))
+        task_enqueue("copytrading.tasks.copy_orders_execute_task", args=(signal_id, ids), queue=queue, on_commit=True)
     return len(chunks)
 
 

@@ -9,7 +9,6 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -19,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from compliance.services import audit_event_record
 from core.actors import Actor, reason_required
 from core.decimals import decimal_for_field, to_decimal
+from core.enqueue import task_enqueue
 from core.errors import ApplicationError
 
 from .models import CopySettings, EngineMode, MasterSignal
@@ -317,11 +317,10 @@ def signal_receive(*, source: str, data: Any, raw_payload: Any = None, plan: boo
 
 
 def signal_plan_enqueue(signal: MasterSignal) -> bool:
-    """Queue the planning of a stored RECEIVED signal (by task name: no import of the task module).
-    False when the task broker cannot take it; the signal stays RECEIVED and the sweep plans it."""
+    """Queue the planning of a stored RECEIVED signal. False when the task broker cannot take it;
+    the signal stays RECEIVED and the sweep plans it."""
     try:
-        # By name, not by import; a signature of a registered task still honours eager mode in tests.
-        current_app.signature("copytrading.tasks.signal_plan_task", args=[signal.pk]).apply_async(retry=False)
+        task_enqueue("copytrading.tasks.signal_plan_task", args=[signal.pk], retry=False)
     except Exception as exc:  # the broker's many connection errors: the signal is safe in the database
         logger.warning("could not queue planning of signal #%s (%s); the sweep will plan it", signal.pk,
                        type(exc).__name__)

@@ -10,6 +10,12 @@ from django.conf import settings
 
 from core.locks import task_lock
 
+from .execution import copy_orders_execute
+from .planning import signal_plan, signals_plan_pending
+from .reconciliation import copy_orders_reconcile, master_fills_poll
+from .selectors import signal_get
+from .stops import copy_stops_enforce
+
 logger = logging.getLogger("nija.copytrading")
 
 
@@ -17,8 +23,6 @@ logger = logging.getLogger("nija.copytrading")
 def copy_orders_execute_task(signal_id: int, order_ids: list[int]) -> dict:
     """One chunk of a signal's fan-out. Redelivered after a worker dies: the task id is the claim
     token, so the redelivery recognises its own half-sent orders and looks them up first."""
-    from .execution import copy_orders_execute
-
     token = copy_orders_execute_task.request.id or None
     report = copy_orders_execute(signal_id=int(signal_id), order_ids=[int(i) for i in order_ids], claim_token=token)
     return {"claimed": report.claimed, "recovered": report.recovered, "by_status": report.by_status}
@@ -36,8 +40,6 @@ RECONCILE_TIME_BUDGET = RECONCILE_SOFT_TIME_LIMIT - 30
 def copy_orders_reconcile_task(after_id: int = 0) -> dict:
     """One batch of NIJA_TASK_BATCH_SIZE orders after `after_id`, then the next batch is queued.
     Never two at once: a run that finds the lock taken does nothing (beat comes again in 30 s)."""
-    from .reconciliation import copy_orders_reconcile
-
     with task_lock(RECONCILE_LOCK, ttl_seconds=RECONCILE_LOCK_TTL) as taken:
         if not taken:
             logger.info("copy reconciliation already running; this run does nothing")
@@ -58,15 +60,11 @@ def copy_orders_reconcile_task(after_id: int = 0) -> dict:
 
 @shared_task(name="copytrading.tasks.master_fills_poll_task")
 def master_fills_poll_task() -> dict:
-    from .reconciliation import master_fills_poll
-
     return master_fills_poll()
 
 
 @shared_task(name="copytrading.tasks.copy_stops_enforce_task")
 def copy_stops_enforce_task() -> dict:
-    from .stops import copy_stops_enforce
-
     return copy_stops_enforce()
 
 
@@ -74,9 +72,6 @@ def copy_stops_enforce_task() -> dict:
 def signal_plan_task(signal_id: int) -> dict:
     """Plan one stored signal (queued by the webhook). Planning claims the signal, so a redelivery
     or the sweep racing this task plans it once."""
-    from .planning import signal_plan
-    from .selectors import signal_get
-
     signal = signal_get(signal_id=signal_id)
     if signal.status != signal.Status.RECEIVED:
         return {"signal_id": signal.pk, "status": signal.status, "planned": False}
@@ -86,7 +81,5 @@ def signal_plan_task(signal_id: int) -> dict:
 
 @shared_task(name="copytrading.tasks.signals_plan_pending_task", expires=30)
 def signals_plan_pending_task() -> dict:
-    from .planning import signals_plan_pending
-
     report = signals_plan_pending()
     return {"planned": report.planned, "errors": report.errors}

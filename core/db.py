@@ -30,6 +30,12 @@ def prepared_cursor() -> Iterator[Any]:
         yield cursor
 
 
+def database_ping() -> None:
+    """One trivial statement: raises the driver's error when the database does not answer."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
 def sql_in(column: str, values: list) -> tuple[str, list]:
     """`column IN values` as SQL and params. On PostgreSQL one array parameter: the statement's text
     stays the same whatever the number of values, so it is prepared once per connection."""

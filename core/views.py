@@ -1,24 +1,23 @@
-
-from django.db import connection
+from celery import current_app
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.db import database_ping
+
 
 def _database_status() -> tuple[bool, str]:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        database_ping()
         return True, "ok"
     except Exception as exc:  # noqa: BLE001 - health reports any failure as a reason
         return False, f"{type(exc).__name__}: {exc}"
 
 
 def _broker_status() -> tuple[bool, str]:
-    from nija_site.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        # The project's Celery app (nija_site/__init__.py makes it the current one): core names nothing above it.
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True, "ok"
     except (OSError, Exception) as exc:  # noqa: BLE001

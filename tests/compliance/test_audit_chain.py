@@ -8,9 +8,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from compliance.chain import GENESIS_HASH
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
-from compliance.services import GENESIS_HASH, audit_event_record
+from compliance.services import audit_event_record
 from tests.conftest import subprocess_env
 
 
@@ -79,7 +80,7 @@ def test_deleted_latest_row_is_detected(db):
 
 def test_rehashed_forgery_still_breaks_the_next_link(db):
     """A forger who recomputes the altered row's hash breaks the following row's prev_hash."""
-    from compliance.services import audit_event_hash
+    from compliance.chain import audit_event_hash
 
     events = _append(3)
     forged = AuditEvent.objects.get(id=events[0].id)

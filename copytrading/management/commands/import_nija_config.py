@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from brokers.nija_import import env_file_read, import_plan_apply, import_plan_build
+from copytrading.nija_import import env_file_read, import_plan_apply, import_plan_build
 from core.errors import ApplicationError
 from core.management.base import NijaCommand
 

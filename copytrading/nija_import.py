@@ -32,14 +32,15 @@ from accounts.choices import AccountKind, AccountType
 from accounts.risk import instrument_list_clean
 from accounts.selectors import account_master, accounts_by_user_id
 from accounts.services import account_onboard, account_trading_enable, risk_profile_update, user_id_check
-from copytrading.selectors import copy_settings_for
-from copytrading.services import copy_settings_update
+from brokers.choices import CredentialStatus
+from brokers.crypto import credential_secrets
+from brokers.selectors import credential_find
+from brokers.services import credential_add, credential_status_set, venue_validate
 from core.actors import Actor
 from core.errors import ApplicationError
 
-from .crypto import credential_secrets
-from .models import BrokerCredential
-from .services import credential_add, credential_status_set, venue_validate
+from .selectors import copy_settings_for
+from .services import copy_settings_update
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -801,13 +802,13 @@ def _user_plan(facts: UserFacts, *, existing: Account | None, is_master: bool, p
 
 def _credential_plan(user_id: str, venue: str, keys: KeySet, enabled: bool, why: str) -> PlannedCredential:
     planned = PlannedCredential(user_id=user_id, venue=venue, keys=keys, enabled=enabled, enabled_why=why)
-    current = BrokerCredential.objects.filter(account__user_id=user_id, venue=venue, label="default").first()
+    current = credential_find(user_id=user_id, venue=venue)
     if current is not None:
         secrets = credential_secrets(current)
         stored = KeySet(origin="", source="", api_key=secrets.api_key, api_secret=secrets.api_secret,
                         passphrase=secrets.passphrase, paper=current.is_paper)
         planned.action = "unchanged" if stored.same_keys(keys) else "replace"
-        active = current.status == BrokerCredential.Status.ACTIVE
+        active = current.status == CredentialStatus.ACTIVE
         planned.status_change = planned.action == "unchanged" and active != enabled
     return planned
 
@@ -850,8 +851,8 @@ def import_plan_apply(*, actor: Actor, plan: ImportPlan, verify: bool = True) ->
                 passphrase=planned.keys.passphrase, reason=IMPORT_REASON,
             )
         else:
-            credential = BrokerCredential.objects.get(account=account, venue=planned.venue, label="default")
-        status = BrokerCredential.Status.ACTIVE if planned.enabled else BrokerCredential.Status.DISABLED
+            credential = credential_find(account=account, venue=planned.venue)
+        status = CredentialStatus.ACTIVE if planned.enabled else CredentialStatus.DISABLED
         credential_status_set(actor=actor, credential=credential, status=status,
                               reason=f"{IMPORT_REASON}: {planned.enabled_why}")
         changes += 1
