@@ -13,6 +13,7 @@ OPERATOR_PERMISSIONS = [
     "copytrading.change_engine_mode",
     "compliance.add_communication",
     "reporting.add_ledgerentry",
+    "reporting.change_reconciliationbreak",
     "brokers.add_brokercredential",
     "brokers.change_brokercredential",
     "brokers.change_alert",

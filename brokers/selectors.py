@@ -247,6 +247,13 @@ def balance_user_by_venue(*, account: Account) -> AccountBalances:
     return _balances([account])[account.pk]
 
 
+def balances_for_accounts(*, account_ids: list[int]) -> list[AccountBalances]:
+    """These accounts' balances by venue (latest good reading per asset, or unavailable with the
+    error), in account id order; an account without an active credential has no venues."""
+    by_id = _balances(list(accounts_in(ids=account_ids)))
+    return [by_id[pk] for pk in sorted(by_id)]
+
+
 def balance_summary(*, balances: list[AccountBalances] | None = None) -> dict:
     """Totals of the available figures only; users are sorted by total, highest first. A user
     whose every venue is unavailable is not counted (their capital is unknown, not zero)."""

@@ -4,10 +4,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyModelAdmin
+from core.admin_actions import reason_action
 from core.errors import ApplicationError
 
-from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, Report
-from .services import ledger_entry_build, ledger_entry_manual_record
+from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, ReconciliationBreak, Report
+from .services import (
+    ledger_entry_build,
+    ledger_entry_manual_record,
+    reconciliation_break_explain,
+    reconciliation_break_resolve,
+)
 
 MANUAL_FIELDS = ("account", "kind", "venue", "asset", "amount", "occurred_at", "counter_asset", "counter_amount",
                  "fee_asset", "fee_amount", "external_id")
@@ -124,3 +130,23 @@ class FeeScheduleAdmin(ReadOnlyAdmin):
     """Rates change through `set_fee_schedule` (audited)."""
 
     list_display = ("account", "performance_fee_rate", "management_fee_rate", "updated_at")
+
+
+@admin.register(ReconciliationBreak)
+class ReconciliationBreakAdmin(ReadOnlyAdmin):
+    """Written by `reconcile_books`; staff explain or resolve a break (with a reason, audited)."""
+
+    list_display = ("account", "venue", "asset", "ledger_quantity", "venue_quantity", "difference",
+                    "difference_usd", "status", "first_seen_at", "last_seen_at")
+    list_filter = ("status", "venue", "asset")
+    search_fields = ("account__user_id", "asset")
+    list_select_related = ("account",)
+    actions = [
+        reason_action(name="explain_breaks", description="Mark explained", service=reconciliation_break_explain,
+                      permission="reconcile", service_kwargs=lambda obj: {"reconciliation_break": obj}),
+        reason_action(name="resolve_breaks", description="Mark resolved", service=reconciliation_break_resolve,
+                      permission="reconcile", service_kwargs=lambda obj: {"reconciliation_break": obj}),
+    ]
+
+    def has_reconcile_permission(self, request) -> bool:
+        return request.user.has_perm("reporting.change_reconciliationbreak")

@@ -10,6 +10,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.utils import timezone
 
 from accounts.selectors import accounts_by_user_id
+from brokers.demo import DEMO_FUNDS
 
 from .lots import ZERO
 from .models import LedgerEntry, PricePoint
@@ -119,6 +120,23 @@ def demo_reporting_seed() -> bool:
                     counter_amount=-sign * notional, fee_asset="USD", fee_amount=fee)
                 held[asset] += sign * qty
                 cash += sign * -notional - fee
+        # The last evening the account is brought to what its PAPER venue holds (brokers.demo), at the
+        # day's prices, so the books and the venue agree: `reconcile_books` finds no break.
+        venue_holds = {asset: Decimal(q) for asset, q in DEMO_FUNDS.get(user_id, {}).items()}
+        for asset in ASSETS:
+            qty = venue_holds.get(asset, ZERO) - held[asset]
+            if qty:
+                price = history[asset][DEMO_DAYS]
+                notional = (abs(qty) * price).quantize(CENT)
+                fee = (notional * FEE_RATE).quantize(CENT)
+                n += 1
+                add(n, DEMO_DAYS, 22, kind="trade", asset=asset, amount=qty, counter_asset="USD",
+                    counter_amount=notional if qty < 0 else -notional, fee_asset="USD", fee_amount=fee)
+                held[asset] += qty
+                cash += (notional if qty < 0 else -notional) - fee
+        if user_id in DEMO_FUNDS and (flow := venue_holds.get("USD", ZERO) - cash):
+            n += 1
+            add(n, DEMO_DAYS, 23, kind="deposit" if flow > 0 else "withdrawal", asset="USD", amount=flow)
         ledger_entries_write(account=account, entries=entries)
 
     yesterday = today - dt.timedelta(days=1)

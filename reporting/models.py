@@ -223,3 +223,46 @@ class FeeCharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} fee {self.account_id} {self.day}: {self.amount_usd} USD"
+
+
+class ReconciliationBreak(models.Model):
+    """The ledger and a venue disagree on how much of an asset an account holds (issue 10 §2).
+
+    One row per (account, venue, asset) while the disagreement lasts: a daily run that finds it again
+    updates the figures and `last_seen_at`; a run that finds the books agreeing again resolves it. A
+    later disagreement is a new break."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        EXPLAINED = "explained", "Explained"
+        RESOLVED = "resolved", "Resolved"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="reconciliation_breaks")
+    venue = models.CharField(max_length=64)
+    asset = CurrencyField()
+    ledger_quantity = QuantityField(help_text="What the ledger implies the venue holds.")
+    venue_quantity = QuantityField(help_text="Total in the venue's latest good balance snapshot.")
+    difference = QuantityField(help_text="venue − ledger, in the asset.")
+    difference_usd = AmountField(null=True, blank=True, help_text="USD at the snapshot's time; empty when unpriced.")
+    snapshot_at = models.DateTimeField(help_text="When the venue figure was fetched.")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    reason = models.TextField(blank=True, default="", help_text="Why it is explained or resolved.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "account", "venue", "asset"]
+        constraints = [
+            # While a break lasts there is exactly one row for it: finding it again is the same break.
+            models.UniqueConstraint(fields=["account", "venue", "asset"], condition=~models.Q(status="resolved"),
+                                    name="reconciliation_break_one_current"),
+            models.CheckConstraint(condition=models.Q(status__in=["open", "explained", "resolved"]),
+                                   name="reconciliation_break_status_valid"),
+            models.CheckConstraint(condition=~models.Q(status="resolved") | models.Q(resolved_at__isnull=False),
+                                   name="reconciliation_break_resolved_has_time"),
+        ]
+
+    def __str__(self) -> str:
+        return (f"{self.account_id} {self.venue} {self.asset}: "
+                f"venue {self.venue_quantity} vs ledger {self.ledger_quantity}")

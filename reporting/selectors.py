@@ -6,10 +6,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
 
 from copytrading.selectors import entry_stop_prices
-from core.assets import USD_EQUIVALENTS, symbol_base
+from core.assets import USD_EQUIVALENTS, asset_code, symbol_base
 from core.errors import ApplicationError
 
 from .lots import (
@@ -27,7 +28,7 @@ from .lots import (
     trade_prices_add,
     trade_value_usd,
 )
-from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, Report
+from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, ReconciliationBreak, Report
 from .performance import NavDay, day_end, nav_series, period_metrics
 
 if TYPE_CHECKING:
@@ -312,3 +313,63 @@ def fee_schedules_batch(*, after_id: int = 0, limit: int) -> list[FeeSchedule]:
     """Fee schedules (with their account) in account id order after `after_id`: one batch of fee accrual."""
     return list(FeeSchedule.objects.filter(account_id__gt=after_id).select_related("account")
                 .order_by("account_id")[:limit])
+
+
+# --- books against the venues ---------------------------------------------------------------
+def ledger_venue_quantities(*, account: Account, venue: str, until: dt.datetime) -> dict[str, Decimal]:
+    """asset -> quantity the ledger says the account holds at `venue` at `until`: every entry's
+    amount in its asset, a trade's counter amount in the counter asset, minus fees in the fee asset.
+    Summed in the database (a million-row ledger is three grouped queries)."""
+    qs = LedgerEntry.objects.filter(account=account, venue=venue, occurred_at__lte=until).order_by()
+    held: dict[str, Decimal] = {}
+    legs = (
+        (qs, "asset", "amount", 1),
+        (qs.exclude(counter_asset=""), "counter_asset", "counter_amount", 1),
+        (qs.filter(fee_amount__isnull=False), "fee_asset", "fee_amount", -1),
+    )
+    for rows, asset_column, amount_column, sign in legs:
+        for asset, total in rows.values(asset_column).annotate(total=Sum(amount_column)).values_list(
+                asset_column, "total"):
+            held[asset] = held.get(asset, ZERO) + sign * (total or ZERO)
+    return held
+
+
+def ledger_venues(*, account: Account) -> list[str]:
+    """The venues an account's ledger names."""
+    return sorted(LedgerEntry.objects.filter(account=account).order_by().values_list("venue", flat=True).distinct())
+
+
+def price_usd_at(*, asset: str, when: dt.datetime) -> Decimal | None:
+    """USD price of `asset` at `when`: 1 for the dollar and its stablecoins, else the last stored
+    price point at or before `when` (None when there is none)."""
+    if asset in USD_EQUIVALENTS:
+        return Decimal(1)
+    return (PricePoint.objects.filter(asset=asset, quote="USD", observed_at__lte=when)
+            .order_by("-observed_at").values_list("price", flat=True).first())
+
+
+def reconcile_tolerance(asset: str) -> Decimal:
+    """The largest ledger/venue difference in `asset` that is rounding, not a break (settings)."""
+    configured = {asset_code(k): v for k, v in settings.NIJA_RECONCILE_TOLERANCES.items()}
+    return abs(Decimal(str(configured.get(asset, settings.NIJA_RECONCILE_TOLERANCE_DEFAULT))))
+
+
+def reconciliation_breaks_current(*, account: Account | None = None,
+                                  account_ids: list[int] | None = None) -> list[ReconciliationBreak]:
+    """Breaks not resolved yet (open or explained), oldest first: what the account page, the
+    dashboard and the daily compliance check show."""
+    qs = ReconciliationBreak.objects.exclude(status=ReconciliationBreak.Status.RESOLVED).select_related("account")
+    if account is not None:
+        qs = qs.filter(account=account)
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    return list(qs.order_by("first_seen_at", "id"))
+
+
+def reconciliation_breaks_summary() -> dict:
+    """Counts by status of the breaks not resolved, and the oldest open one's first sighting."""
+    current = ReconciliationBreak.objects.exclude(status=ReconciliationBreak.Status.RESOLVED)
+    counts = dict(current.order_by().values("status").annotate(n=Count("id")).values_list("status", "n"))
+    oldest = (current.filter(status=ReconciliationBreak.Status.OPEN).order_by("first_seen_at")
+              .values_list("first_seen_at", flat=True).first())
+    return {"open": counts.get("open", 0), "explained": counts.get("explained", 0), "oldest_open_since": oldest}

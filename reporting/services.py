@@ -18,16 +18,25 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts.selectors import accounts_in
 from brokers.market_data import venue_price_readers
+from brokers.selectors import balances_for_accounts
 from compliance.services import audit_event_record
 from copytrading.selectors import copy_fills_for_ledger
 from core.actors import Actor, reason_required
 from core.assets import USD_EQUIVALENTS, asset_code
-from core.decimals import to_decimal
+from core.decimals import decimal_for_field, to_decimal
 from core.errors import ApplicationError
 
 from .lots import ZERO
-from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, Report
-from .selectors import AccountBooks, account_ids_with_ledger, fee_statement
+from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, ReconciliationBreak, Report
+from .selectors import (
+    AccountBooks,
+    account_ids_with_ledger,
+    fee_statement,
+    ledger_venue_quantities,
+    ledger_venues,
+    price_usd_at,
+    reconcile_tolerance,
+)
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -554,3 +563,151 @@ def fee_statement_generate(*, account: Account, start: dt.date, end: dt.date) ->
             + escape(text) + "</pre></body></html>")
     return report_store(account=account, period=Report.Period.FEE_STATEMENT, start=start, end=end, data=data,
                         html=html, text=text)
+
+
+# --- books against the venues ---------------------------------------------------------------
+RECONCILE_ACTOR = "system:reconcile_books"
+# Venues that exist only in our books (investor fees owed to the operator): no venue holds them.
+BOOK_ONLY_VENUES = frozenset({"nija"})
+
+
+@dataclass
+class BooksReconciliation:
+    """One run: every (account, venue, asset) compared, the breaks found (new or seen again), the
+    breaks that agree again and were resolved, and the venues that could not be compared."""
+
+    compared: list[dict] = field(default_factory=list)
+    breaks: list[ReconciliationBreak] = field(default_factory=list)
+    new: int = 0
+    resolved: list[ReconciliationBreak] = field(default_factory=list)
+    unavailable: list[dict] = field(default_factory=list)
+    accounts: int = 0
+
+
+def _quantity(value: Decimal) -> Decimal:
+    return decimal_for_field(value, model_field=ReconciliationBreak._meta.get_field("difference"), allow_zero=True)
+
+
+def _usd(value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    return decimal_for_field(value, model_field=ReconciliationBreak._meta.get_field("difference_usd"),
+                             allow_zero=True)
+
+
+def books_reconcile(*, account_ids: list[int], now: dt.datetime | None = None,
+                    result: BooksReconciliation | None = None) -> BooksReconciliation:
+    """Compare, per account, venue and asset, the quantity the ledger implies (entries up to the
+    snapshot's time) with the latest good balance snapshot. A difference above the asset's
+    tolerance is a ReconciliationBreak: the same row while it lasts (figures and last_seen_at
+    updated), resolved when a run finds the books agreeing again. A venue whose balance is
+    unavailable is listed with its reason and its breaks are left as they are."""
+    now = now or timezone.now()
+    result = result or BooksReconciliation()
+    for balances in balances_for_accounts(account_ids=account_ids):
+        account = balances.account
+        result.accounts += 1
+        found: dict[tuple[str, str], dict] = {}
+        compared_venues: set[str] = set()
+        for venue, reading in balances.venues.items():
+            if reading.last_good_at is None:
+                result.unavailable.append({"account": account.user_id, "venue": venue,
+                                           "reason": reading.error or "no good balance snapshot"})
+                continue
+            compared_venues.add(venue)
+            ledger = ledger_venue_quantities(account=account, venue=venue, until=reading.last_good_at)
+            for asset in sorted(set(ledger) | set(reading.assets)):
+                ledger_qty, venue_qty = ledger.get(asset, ZERO), reading.assets.get(asset, ZERO)
+                difference = venue_qty - ledger_qty
+                row = {"account": account.user_id, "venue": venue, "asset": asset, "ledger": ledger_qty,
+                       "venue_quantity": venue_qty, "difference": difference, "snapshot_at": reading.last_good_at,
+                       "tolerance": reconcile_tolerance(asset), "stale_reason": reading.error}
+                row["break"] = abs(difference) > row["tolerance"]
+                result.compared.append(row)
+                if row["break"]:
+                    price = price_usd_at(asset=asset, when=reading.last_good_at)
+                    row["difference_usd"] = difference * price if price is not None else None
+                    found[(venue, asset)] = row
+        for venue in ledger_venues(account=account):
+            if venue not in balances.venues and venue not in BOOK_ONLY_VENUES:
+                result.unavailable.append({"account": account.user_id, "venue": venue,
+                                           "reason": "no active credential: the venue's balance is not fetched"})
+        with transaction.atomic():
+            _breaks_write(account=account, found=found, compared_venues=compared_venues, now=now, result=result)
+    return result
+
+
+def _breaks_write(*, account: Account, found: dict[tuple[str, str], dict], compared_venues: set[str],
+                  now: dt.datetime, result: BooksReconciliation) -> None:
+    current = {(b.venue, b.asset): b for b in ReconciliationBreak.objects.select_for_update().filter(
+        account=account).exclude(status=ReconciliationBreak.Status.RESOLVED)}
+    for key, row in found.items():
+        figures = {"ledger_quantity": _quantity(row["ledger"]), "venue_quantity": _quantity(row["venue_quantity"]),
+                   "difference": _quantity(row["difference"]), "difference_usd": _usd(row["difference_usd"]),
+                   "snapshot_at": row["snapshot_at"], "last_seen_at": now}
+        existing = current.get(key)
+        if existing is None:
+            existing = ReconciliationBreak.objects.create(account=account, venue=key[0], asset=key[1],
+                                                          first_seen_at=now, **figures)
+            result.new += 1
+            audit_event_record(actor=RECONCILE_ACTOR, action="reporting.reconciliation_break_found",
+                               target_type="account", target_id=account.user_id,
+                               reason=f"{key[1]} at {key[0]}: venue and ledger differ", after=_break_snapshot(existing))
+        else:
+            for name, value in figures.items():
+                setattr(existing, name, value)
+            existing.save(update_fields=list(figures))
+        row["status"] = existing.status
+        result.breaks.append(existing)
+    for key, existing in current.items():
+        if key not in found and key[0] in compared_venues:
+            before = _break_snapshot(existing)
+            existing.status = ReconciliationBreak.Status.RESOLVED
+            existing.resolved_at = now
+            existing.reason = "; ".join(r for r in (existing.reason, "books agree again") if r)
+            existing.save(update_fields=["status", "resolved_at", "reason"])
+            audit_event_record(actor=RECONCILE_ACTOR, action="reporting.reconciliation_break_resolved",
+                               target_type="account", target_id=account.user_id, reason="books agree again",
+                               before=before, after=_break_snapshot(existing))
+            result.resolved.append(existing)
+
+
+def _break_snapshot(brk: ReconciliationBreak) -> dict:
+    return {"id": brk.pk, "venue": brk.venue, "asset": brk.asset, "ledger_quantity": brk.ledger_quantity,
+            "venue_quantity": brk.venue_quantity, "difference": brk.difference, "difference_usd": brk.difference_usd,
+            "status": brk.status, "reason": brk.reason}
+
+
+def _break_status_set(*, actor: Actor, reconciliation_break: ReconciliationBreak, status: str, reason: str,
+                      action: str) -> ReconciliationBreak:
+    reason = reason_required(reason, f"mark a reconciliation break {status}")
+    with transaction.atomic():
+        brk = ReconciliationBreak.objects.select_for_update().get(pk=reconciliation_break.pk)
+        if brk.status == ReconciliationBreak.Status.RESOLVED:
+            raise ApplicationError(f"break #{brk.pk} is already resolved", code="invalid")
+        before = _break_snapshot(brk)
+        brk.status, brk.reason = status, reason
+        if status == ReconciliationBreak.Status.RESOLVED:
+            brk.resolved_at = timezone.now()
+        brk.save(update_fields=["status", "reason", "resolved_at"])
+        audit_event_record(actor=actor, action=action, target_type="account", target_id=brk.account.user_id,
+                           reason=reason, before=before, after=_break_snapshot(brk))
+    return brk
+
+
+def reconciliation_break_explain(*, actor: Actor, reconciliation_break: ReconciliationBreak,
+                                 reason: str) -> ReconciliationBreak:
+    """Staff know why the books differ (a deposit not imported yet, a venue's dust): explained,
+    with the reason; it stays listed until the books agree or staff resolve it."""
+    return _break_status_set(actor=actor, reconciliation_break=reconciliation_break,
+                             status=ReconciliationBreak.Status.EXPLAINED, reason=reason,
+                             action="reporting.reconciliation_break_explained")
+
+
+def reconciliation_break_resolve(*, actor: Actor, reconciliation_break: ReconciliationBreak,
+                                 reason: str) -> ReconciliationBreak:
+    """Staff close a break (e.g. corrected by an adjustment entry). A run that still finds the
+    difference opens a new one."""
+    return _break_status_set(actor=actor, reconciliation_break=reconciliation_break,
+                             status=ReconciliationBreak.Status.RESOLVED, reason=reason,
+                             action="reporting.reconciliation_break_resolved")

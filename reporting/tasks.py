@@ -12,6 +12,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from accounts.selectors import account_by_id
+from brokers.selectors import audit_account_ids_batch
 from core.dates import day_parse
 
 from .selectors import fee_schedules_batch, ledger_account_ids_batch
@@ -108,3 +109,22 @@ def ledger_copy_fills_import_task() -> int:
         return ledger_entries_from_copy_fills(since=timezone.now() - dt.timedelta(days=2))
     except ImportError:  # the copy engine is not installed in this deployment
         return 0
+
+
+@shared_task
+def books_reconcile_task(after_id: int = 0) -> dict:
+    """Daily: the books of NIJA_TASK_BATCH_SIZE accounts with an active credential after `after_id`
+    against their latest good balances, then queue itself for the rest. Running a batch again
+    finds the same breaks (one row each), so a redelivery changes nothing but last_seen_at."""
+    from .services import books_reconcile
+
+    size = batch_size()
+    ids = audit_account_ids_batch(after_id=int(after_id), limit=size)
+    result = books_reconcile(account_ids=ids)
+    if len(ids) == size:
+        transaction.on_commit(lambda: books_reconcile_task.delay(after_id=ids[-1]))
+    if result.breaks:
+        logger.warning("books reconciliation: %d break(s) (%d new) in %d account(s)", len(result.breaks), result.new,
+                       result.accounts)
+    return {"accounts": result.accounts, "breaks": len(result.breaks), "new": result.new,
+            "resolved": len(result.resolved), "unavailable": len(result.unavailable)}

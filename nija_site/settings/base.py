@@ -212,6 +212,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reporting-copy-fills-import": {
         "task": "reporting.tasks.ledger_copy_fills_import_task", "schedule": crontab(minute="*/5"),
     },
+    # The books against the venues, once a day after the night's balance audits (issue 10 §2).
+    "reporting-reconcile-books": {
+        "task": "reporting.tasks.books_reconcile_task", "schedule": crontab(minute=45, hour=0),
+    },
 }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -251,6 +255,12 @@ NIJA_BALANCE_CACHE_TTL = env.int("NIJA_BALANCE_CACHE_TTL", default=120)
 NIJA_BALANCE_DROP_PCT = env("NIJA_BALANCE_DROP_PCT", default="20")  # a decimal string
 # How many credentials the balance audit fetches at once (each credential still one call at a time).
 NIJA_BALANCE_AUDIT_CONCURRENCY = env.int("NIJA_BALANCE_AUDIT_CONCURRENCY", default=100)
+# Books reconciliation: a ledger/venue difference up to the asset's tolerance is rounding, not a
+# break. NIJA_RECONCILE_TOLERANCES="USD=0.01,BTC=0.00000001"; assets not listed use the default.
+NIJA_RECONCILE_TOLERANCES = env.dict("NIJA_RECONCILE_TOLERANCES", default={
+    "USD": "0.01", "USDT": "0.01", "USDC": "0.01", "EUR": "0.01", "GBP": "0.01",
+})
+NIJA_RECONCILE_TOLERANCE_DEFAULT = env("NIJA_RECONCILE_TOLERANCE_DEFAULT", default="0.00000001")
 
 LOGGING = {
     "version": 1,
