@@ -33,3 +33,20 @@ def browser_page(monkeypatch):
             # ORM calls made while Playwright's loop ran opened a connection in its context; close it
             # here, in that context, or it outlives the test and blocks the test database's teardown.
             connections.close_all()
+
+
+def admin_login(page, base_url: str, username: str, password: str) -> None:
+    """Sign in on the admin login page as a person does."""
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+
+
+def assert_fits_phone(page) -> None:
+    """At 375 px the page scrolls only vertically: no horizontal overflow."""
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.reload()
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"page overflows a 375 px screen by {overflow}px"

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from reporting.models import ReconciliationBreak
+from tests.e2e.conftest import admin_login, assert_fits_phone
 
 pytestmark = pytest.mark.browser
 
@@ -25,29 +26,18 @@ def planted_break(transactional_db, make_account):
     return account
 
 
-def _no_overflow(page) -> None:
-    page.set_viewport_size({"width": 375, "height": 740})
-    page.reload()
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"page overflows a 375 px screen by {overflow}px"
-
-
 def test_breaks_list_and_account_page_on_desktop_and_phone(planted_break, live_server, browser_page):
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "vera")
-    page.fill("#id_password", "browser-test-pw-3")
-    with page.expect_navigation():
-        page.click("input[type=submit]")
+    admin_login(page, live_server.url, "vera", "browser-test-pw-3")
     page.goto(f"{live_server.url}/admin/reporting/reconciliationbreak/")
     body = page.locator("#content-main").inner_text()
     assert "tania_gilbert" in body and "-4.7591" in body and "Open" in body
     page.click("#changelist-filter a:text('Explained')")
     assert "0 reconciliation breaks" in page.locator("#content-main").inner_text()
-    _no_overflow(page)
+    assert_fits_phone(page)
 
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{live_server.url}/admin/accounts/account/{planted_break.pk}/change/")
     body = page.locator("#content-main").inner_text()
     assert "-$14,277.30" in body and "open since 2026-02-01" in body
-    _no_overflow(page)
+    assert_fits_phone(page)

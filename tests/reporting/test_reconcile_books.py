@@ -20,8 +20,8 @@ from reporting.models import ReconciliationBreak
 from reporting.selectors import reconciliation_breaks_current, reconciliation_breaks_summary
 from reporting.services import (
     books_reconcile,
-    ledger_import_csv,
     ledger_entry_manual_record,
+    ledger_import_csv,
     reconciliation_break_explain,
     reconciliation_break_resolve,
 )
