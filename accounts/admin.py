@@ -1,14 +1,12 @@
 from django import forms
 from django.contrib import admin
 from django.db import transaction
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
 from compliance.models import Communication
+from core.admin import ACCOUNT_PAGE_SECTIONS
 from core.admin_actions import reason_action
-from core.decimals import format_decimal, format_money
 from core.errors import ApplicationError
-from reporting.selectors import reconciliation_breaks_current
 
 from .models import Account, RiskProfile
 from .risk import risk_values_clean
@@ -96,9 +94,9 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ("user_id", "full_name", "email")
     date_hierarchy = "created_at"
     readonly_fields = ("kind", "status", "trading_enabled", "initial_capital", "initial_capital_currency",
-                       "created_at", "updated_at", "books_reconciliation")
+                       "created_at", "updated_at", "other_records")
     fields = ("user_id", "kind", "status", "trading_enabled", *ACCOUNT_EDITABLE_FIELDS,
-              "initial_capital", "initial_capital_currency", "created_at", "updated_at", "books_reconciliation")
+              "initial_capital", "initial_capital_currency", "created_at", "updated_at", "other_records")
     inlines = [RiskProfileInline, CommunicationInline]
     actions = [
         reason_action(name="enable_trading", description="Enable trading", service=account_trading_enable,
@@ -111,25 +109,13 @@ class AccountAdmin(admin.ModelAdmin):
                       permission="trading_state"),
     ]
 
-    @admin.display(description="books vs venues")
-    def books_reconciliation(self, obj: Account) -> str:
-        """The account's reconciliation breaks not resolved yet (reconcile_books), or that there are none."""
+    @admin.display(description="records")
+    def other_records(self, obj: Account) -> str:
+        """What other apps keep about the account (core.admin.ACCOUNT_PAGE_SECTIONS), one section each."""
         if obj.pk is None:
             return ""
-        breaks = reconciliation_breaks_current(account=obj)
-        if not breaks:
-            return "No open reconciliation breaks: the ledger agrees with the venues' latest balances."
-        rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((b.venue, b.asset, format_decimal(b.ledger_quantity), format_decimal(b.venue_quantity),
-              format_decimal(b.difference), format_money(b.difference_usd) if b.difference_usd is not None
-              else "unpriced", f"{b.status} since {b.first_seen_at:%Y-%m-%d}") for b in breaks),
-        )
-        link = reverse("admin:reporting_reconciliationbreak_changelist") + f"?q={obj.user_id}"
-        return format_html(
-            '<table><tr><th>venue</th><th>asset</th><th>ledger</th><th>venue</th><th>difference</th><th>USD</th>'
-            '<th>status</th></tr>{}</table><a href="{}">{} break(s) in the reconciliation list</a>',
-            rows, link, len(breaks))
+        return format_html_join("", "<div><strong>{}</strong><div>{}</div></div>",
+                                ((title, render(obj)) for title, render in ACCOUNT_PAGE_SECTIONS))
 
     def has_trading_state_permission(self, request) -> bool:
         return request.user.has_perm("accounts.change_trading_state")

@@ -1,3 +1,6 @@
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin
 
 
@@ -13,3 +16,17 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Sections that apps above `accounts` add to the account's admin page (title, render(account) -> safe
+# HTML). The accounts app may not import them (the import layers), so they register here from their
+# own admin modules and the account page shows whatever is registered.
+ACCOUNT_PAGE_SECTIONS: list[tuple[str, Callable[[Any], str]]] = []
+
+
+def account_page_section(title: str) -> Callable[[Callable[[Any], str]], Callable[[Any], str]]:
+    def register(render: Callable[[Any], str]) -> Callable[[Any], str]:
+        ACCOUNT_PAGE_SECTIONS.append((title, render))
+        return render
+
+    return register

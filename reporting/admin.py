@@ -1,13 +1,15 @@
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from core.admin import ReadOnlyModelAdmin
+from core.admin import ReadOnlyModelAdmin, account_page_section
 from core.admin_actions import reason_action
+from core.decimals import format_decimal, format_money
 from core.errors import ApplicationError
 
 from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, ReconciliationBreak, Report
+from .selectors import reconciliation_breaks_current
 from .services import (
     ledger_entry_build,
     ledger_entry_manual_record,
@@ -150,3 +152,22 @@ class ReconciliationBreakAdmin(ReadOnlyAdmin):
 
     def has_reconcile_permission(self, request) -> bool:
         return request.user.has_perm("reporting.change_reconciliationbreak")
+
+
+@account_page_section("Books vs venues")
+def account_reconciliation_section(account) -> str:
+    """The account's reconciliation breaks not resolved yet (reconcile_books), or that there are none."""
+    breaks = reconciliation_breaks_current(account=account)
+    if not breaks:
+        return "No open reconciliation breaks: the ledger agrees with the venues' latest balances."
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        ((b.venue, b.asset, format_decimal(b.ledger_quantity), format_decimal(b.venue_quantity),
+          format_decimal(b.difference), format_money(b.difference_usd) if b.difference_usd is not None
+          else "unpriced", f"{b.status} since {b.first_seen_at:%Y-%m-%d}") for b in breaks),
+    )
+    link = reverse("admin:reporting_reconciliationbreak_changelist") + f"?q={account.user_id}"
+    return format_html(
+        '<table><tr><th>venue</th><th>asset</th><th>ledger</th><th>venue</th><th>difference</th><th>USD</th>'
+        "<th>status</th></tr>{}</table><a href=\"{}\">{} break(s) in the reconciliation list</a>",
+        rows, link, len(breaks))
