@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html_join
 
@@ -19,6 +19,7 @@ from .services import (
     account_trading_disable,
     account_trading_enable,
     account_update,
+    portal_invitation_send,
     risk_profile_update,
 )
 
@@ -107,6 +108,7 @@ class AccountAdmin(admin.ModelAdmin):
                       permission="trading_state"),
         reason_action(name="reactivate_accounts", description="Reactivate", service=account_reactivate,
                       permission="trading_state"),
+        "invite_to_portal",
     ]
 
     @admin.display(description="records")
@@ -116,6 +118,16 @@ class AccountAdmin(admin.ModelAdmin):
             return ""
         return format_html_join("", "<div><strong>{}</strong><div>{}</div></div>",
                                 ((title, render(obj)) for title, render in ACCOUNT_PAGE_SECTIONS))
+
+    @admin.action(description="Invite to the investor portal (e-mail a set-password link)", permissions=["change"])
+    def invite_to_portal(self, request, queryset):
+        for account in queryset:
+            try:
+                portal_invitation_send(actor=request.user, account=account)
+            except ApplicationError as exc:
+                self.message_user(request, f"{account.user_id}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{account.user_id}: invitation sent to {account.email}.", messages.SUCCESS)
 
     def has_trading_state_permission(self, request) -> bool:
         return request.user.has_perm("accounts.change_trading_state")

@@ -1,6 +1,8 @@
+import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -15,6 +17,12 @@ user_id_validator = RegexValidator(
     USER_ID_PATTERN,
     "user_id is a lower-case slug: letters, digits, '_' or '-', 2 to 63 characters.",
 )
+
+
+def time_zone_validate(value: str) -> None:
+    """An IANA zone name (Europe/Berlin, America/New_York, UTC): the portal shows dates in it."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not a time zone name such as UTC or Europe/Berlin.")
 
 
 class Account(models.Model):
@@ -37,6 +45,10 @@ class Account(models.Model):
     portal_user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="nija_account", help_text="Django login that may see this account in the portal.",
+    )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[time_zone_validate],
+        help_text="IANA time zone the investor portal shows dates in (UTC is shown on hover).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -74,7 +86,7 @@ class Account(models.Model):
         return {
             "user_id": self.user_id, "kind": self.kind, "status": self.status,
             "trading_enabled": self.trading_enabled, "account_type": self.account_type, "tier": self.tier,
-            "full_name": self.full_name, "email": self.email, "phone": self.phone,
+            "full_name": self.full_name, "email": self.email, "phone": self.phone, "time_zone": self.time_zone,
             "initial_capital": self.initial_capital, "initial_capital_currency": self.initial_capital_currency,
         }
 

@@ -98,3 +98,10 @@ def account_summary(account: Account) -> dict:
         "created_at": account.created_at, "updated_at": account.updated_at,
         "risk_profile": risk.snapshot() if risk else None,
     }
+
+
+def accounts_with_portal_login_by_email(*, email: str) -> list[Account]:
+    """USER accounts with this e-mail whose portal login is active (the password reset form's lookup)."""
+    return list(Account.objects.select_related("portal_user").filter(
+        kind=Account.Kind.USER, email__iexact=email, portal_user__isnull=False, portal_user__is_active=True,
+        portal_user__is_staff=False))

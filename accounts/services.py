@@ -7,17 +7,33 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from compliance.services import audit_event_record, welcome_communication_record
+from compliance.services import (
+    audit_event_record,
+    communication_body_renderer_register,
+    communication_record,
+    welcome_communication_record,
+)
 from core.actors import Actor, reason_required
 from core.decimals import decimal_for_field, to_decimal
 from core.errors import ApplicationError
 from core.validation import model_values_check
 
-from .models import RESERVED_USER_IDS, Account, RiskProfile, user_id_validator
+from .models import RESERVED_USER_IDS, Account, RiskProfile, time_zone_validate, user_id_validator
+from .portal_links import (
+    INVITATION_KIND,
+    LINK_PLACEHOLDER,
+    PASSWORD_RESET_KIND,
+    invitation_body,
+    invitation_email_render,
+    password_reset_body,
+    password_reset_email_render,
+)
 from .risk import risk_defaults, risk_values_clean
 
 Status = Account.Status
@@ -185,7 +201,7 @@ def risk_profile_update(*, actor: Actor, account: Account, changes: dict[str, An
     return profile
 
 
-ACCOUNT_EDITABLE_FIELDS = ("full_name", "email", "phone", "account_type", "tier", "portal_user")
+ACCOUNT_EDITABLE_FIELDS = ("full_name", "email", "phone", "account_type", "tier", "time_zone", "portal_user")
 
 
 def account_update(*, actor: Actor, account: Account, changes: dict[str, Any], reason: str = "") -> Account:
@@ -201,6 +217,12 @@ def account_update(*, actor: Actor, account: Account, changes: dict[str, Any], r
             validate_email(changes["email"])
         except ValidationError:
             raise ApplicationError(f"'{changes['email']}' is not a valid e-mail address") from None
+    if "time_zone" in changes:
+        try:
+            time_zone_validate(changes["time_zone"])
+        except ValidationError as exc:
+            problem = exc.messages[0]
+            raise ApplicationError(problem, code="invalid", extra={"fields": {"time_zone": problem}}) from None
     with transaction.atomic():
         locked = _locked(account)
         before = locked.snapshot()
@@ -216,3 +238,67 @@ def account_update(*, actor: Actor, account: Account, changes: dict[str, Any], r
                                | ({"portal_user": str(locked.portal_user)} if "portal_user" in changes else {}))
     account.refresh_from_db()
     return account
+
+
+# --- investor portal logins -------------------------------------------------------------------
+communication_body_renderer_register(kind=INVITATION_KIND, renderer=invitation_email_render)
+communication_body_renderer_register(kind=PASSWORD_RESET_KIND, renderer=password_reset_email_render)
+
+
+def portal_invitation_send(*, actor: Actor, account: Account, reset_login: bool = False) -> Account:
+    """Give the account's investor a portal login (username = user_id) and e-mail a one-time link to
+    set its password. Inviting again gives the login a new unusable password, which kills every
+    older link. A login whose investor already set a password is only reset with `reset_login`.
+    The e-mail is a communication-log row (without the link) and the invitation an audit event."""
+    if account.is_master:
+        raise ApplicationError("the MASTER account has no investor; nobody to invite", code="invalid")
+    User = get_user_model()
+    with transaction.atomic():
+        locked = _locked(account)
+        user = locked.portal_user
+        reinvite = user is not None
+        if user is None:
+            if User.objects.filter(username=locked.user_id).exists():
+                raise ApplicationError(
+                    f"a login named '{locked.user_id}' already exists and is not linked to this account; "
+                    "link it as the account's portal user in the admin, or remove it", code="duplicate")
+            user = User.objects.create_user(username=locked.user_id, email=locked.email)  # no usable password
+            locked.portal_user = user
+            locked.save(update_fields=["portal_user", "updated_at"])
+        elif user.is_staff:
+            raise ApplicationError(f"the portal user of {locked.user_id} is a staff login; refusing to reset it",
+                                   code="invalid")
+        elif user.has_usable_password() and not reset_login:
+            raise ApplicationError(
+                f"{locked.user_id} has already set a portal password; the investor can use 'Forgot your "
+                "password?', or invite again with a reset to replace it", code="invalid_transition")
+        user.email = locked.email
+        user.is_active = True
+        user.set_unusable_password()  # a fresh random marker: the hash inside every older link no longer matches
+        user.save()
+        message = communication_record(
+            actor=actor, account=locked, kind=INVITATION_KIND, channel="email",
+            subject="Your NIJA investor portal login", body=invitation_body(account=locked, link=LINK_PLACEHOLDER))
+        audit_event_record(actor=actor, action="PORTAL_INVITE", target_type="account", target_id=locked.user_id,
+                           reason="re-invitation" if reinvite else "invitation",
+                           after={"login": user.get_username(), "communication_id": message.id,
+                                  "link_valid_days": settings.NIJA_PORTAL_INVITE_DAYS, "password_reset": reinvite})
+    account.refresh_from_db()
+    return account
+
+
+def portal_password_reset_send(*, account: Account) -> None:
+    """E-mail the investor a password reset link (requested on the portal's sign-in page)."""
+    with transaction.atomic():
+        communication_record(
+            actor="portal", account=account, kind=PASSWORD_RESET_KIND, channel="email",
+            subject="Reset your NIJA investor portal password",
+            body=password_reset_body(account=account, link=LINK_PLACEHOLDER))
+        audit_event_record(actor="portal", action="PORTAL_PASSWORD_RESET_REQUEST", target_type="account",
+                           target_id=account.user_id, reason="requested on the sign-in page")
+
+
+def portal_password_set(*, account: Account, how: str) -> None:
+    """Record that the investor set a new portal password (`how`: invitation, reset or change)."""
+    audit_event_record(actor=account.portal_user, action="PORTAL_PASSWORD_SET", target_type="account",
+                       target_id=account.user_id, reason=how)

@@ -52,6 +52,8 @@ class Communication(models.Model):
 
     class Kind(models.TextChoices):
         WELCOME = "welcome", "Welcome"
+        INVITATION = "invitation", "Portal invitation"
+        PASSWORD_RESET = "password_reset", "Portal password reset"
         STATEMENT = "statement", "Statement"
         ALERT = "alert", "Alert"
         REPORT = "report", "Report"

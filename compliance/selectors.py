@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from django.db.models import QuerySet
 
 from .chain import GENESIS_HASH, audit_event_hash
-from .models import AuditChainHead, AuditEvent
+from .models import AuditChainHead, AuditEvent, Communication
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,15 @@ def audit_chain_verify(*, batch_size: int = 2000) -> ChainVerification:
 
 def audit_events_for_target(*, target_type: str, target_id: str) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(target_type=target_type, target_id=target_id).order_by("seq")
+
+
+def communication_latest_id(*, account, kind: str) -> int | None:
+    """The id of the newest communication of `kind` to `account`, or None."""
+    return (Communication.objects.filter(account=account, kind=kind).order_by("-created_at", "-id")
+            .values_list("id", flat=True).first())
+
+
+def communications_for_account(*, account) -> QuerySet[Communication]:
+    """What was sent to the account holder (outbound, every channel but internal notes), newest first."""
+    return (Communication.objects.filter(account=account, direction=Communication.Direction.OUTBOUND)
+            .exclude(channel=Communication.Channel.INTERNAL).order_by("-created_at", "-id"))

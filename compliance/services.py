@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,16 @@ from .chain import audit_event_hash
 from .models import AuditChainHead, AuditEvent, Communication
 
 logger = logging.getLogger("nija.audit")
+
+# Kinds whose e-mail carries a one-time link (a portal invitation, a password reset). The log keeps
+# the text without the link and the kind's renderer writes the e-mail at send time, so nobody who
+# reads the log (staff in the admin, the investor's Messages page) holds a usable link.
+SEND_TIME_BODIES: dict[str, Callable[[Any], str]] = {}
+
+
+def communication_body_renderer_register(*, kind: str, renderer: Callable[[Any], str]) -> None:
+    """`renderer(communication) -> e-mail body`, called by the sender for messages of `kind`."""
+    SEND_TIME_BODIES[kind] = renderer
 
 
 def actor_name(actor: Actor) -> tuple[str, AbstractBaseUser | None]:
@@ -89,7 +100,9 @@ def communication_send(*, communication_id: int) -> None:
         return
     message = Communication.objects.select_related("account").get(id=communication_id)
     try:
-        send_mail(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.account.email])
+        renderer = SEND_TIME_BODIES.get(message.kind)
+        body = renderer(message) if renderer else message.body
+        send_mail(message.subject, body, settings.DEFAULT_FROM_EMAIL, [message.account.email])
     except Exception as exc:  # noqa: BLE001 - any transport failure is recorded, not raised
         Communication.objects.filter(id=communication_id).update(
             status=Communication.Status.FAILED, sent_at=None, error=f"{type(exc).__name__}: {exc}"[:2000]

@@ -1,14 +1,33 @@
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import path
 
 from . import views
 from .forms import PortalSignInForm
 
+LOGIN = views.LOGIN_URL
+
 urlpatterns = [
     path("portal/", views.portal_home, name="portal-home"),
     path("portal/reports/<int:report_id>/", views.portal_report, name="portal-report"),
-    path("portal/login/", auth_views.LoginView.as_view(template_name="portal/login.html",
-                                                       authentication_form=PortalSignInForm,
-                                                       next_page="portal-home"), name="portal-login"),
+    # Getting in: Django's auth views, so whatever guards Django's sign-in (lockout) guards these too.
+    path("portal/login/", views.PortalLoginView.as_view(authentication_form=PortalSignInForm), name="portal-login"),
     path("portal/logout/", auth_views.LogoutView.as_view(next_page="portal-login"), name="portal-logout"),
+    path("portal/invitation/<uidb64>/<token>/", views.PortalSetPasswordView.as_view(), name="portal-invitation"),
+    path("portal/password/set/", views.portal_notice(
+        heading="Password set", text="Your password is set. Sign in with your username and the new password.",
+        link_name="portal-login", link_label="Sign in"), name="portal-password-set-done"),
+    path("portal/password/reset/", views.PortalPasswordResetView.as_view(), name="portal-password-reset"),
+    path("portal/password/reset/sent/", views.portal_notice(
+        heading="Check your e-mail",
+        text="If the address belongs to a portal login, a link to choose a new password is on its way.",
+        link_name="portal-login", link_label="Back to sign in"), name="portal-password-reset-sent"),
+    path("portal/password/reset/<uidb64>/<token>/", views.PortalPasswordResetConfirmView.as_view(),
+         name="portal-password-reset-confirm"),
+    path("portal/password/change/", login_required(views.PortalPasswordChangeView.as_view(), login_url=LOGIN),
+         name="portal-password-change"),
+    path("portal/password/changed/", login_required(views.portal_notice(
+        heading="Password changed", text="Your new password is in use.",
+        link_name="portal-home", link_label="Back to the overview"), login_url=LOGIN),
+        name="portal-password-change-done"),
 ]

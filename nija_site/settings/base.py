@@ -276,3 +276,7 @@ LOGGING = {
 NIJA_RUN_ON_START: list[str] = [
     "brokers.tasks.balance_audit_task",
 ]
+
+# Investor portal: the address its e-mailed links start with, and how long an invitation link lives.
+NIJA_PORTAL_BASE_URL = env("NIJA_PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+NIJA_PORTAL_INVITE_DAYS = env.int("NIJA_PORTAL_INVITE_DAYS", default=7)

@@ -17,9 +17,16 @@ from reporting.services import ledger_import_csv, report_generate
 
 pytestmark = pytest.mark.django_db
 
-# Reachable without signing in, on purpose: the probe, the sign-in pages and the signed webhook
-# (which authenticates each request by its signature and refuses an unsigned one with 401).
-PUBLIC = {"healthz", "portal/login/", "portal/logout/", "admin/login/", "admin/logout/", "api/v1/signals"}
+# Reachable without signing in, on purpose: the probe, the sign-in pages, the portal's one-time-link
+# and password-reset pages (a link's token is its authentication; a bad one is refused on the page),
+# and the signed webhook (which authenticates each request by its signature and refuses an unsigned
+# one with 401).
+PUBLIC = {"healthz", "portal/login/", "portal/logout/", "admin/login/", "admin/logout/", "api/v1/signals",
+          "portal/invitation/<uidb64>/<token>/", "portal/password/set/", "portal/password/reset/",
+          "portal/password/reset/sent/", "portal/password/reset/<uidb64>/<token>/"}
+# Portal forms about the signed-in investor's own login: a POST by A answers A (a form with errors),
+# never with anything of B's.
+OWN_FORMS = {"portal/password/change/"}
 CSV = ("occurred_at,kind,venue,asset,amount,counter_asset,counter_amount,fee_asset,fee_amount,external_id\n"
        "2026-01-05T09:00:00Z,deposit,paper,USD,10000,,,,,d-1\n")
 
@@ -112,6 +119,9 @@ def test_an_investor_cannot_reach_another_investors_anything(client, two_investo
                     assert response.status_code == 200 and b_account.user_id not in body
                     continue
                 if method == "get" and "<str:user_id>" not in route and "<int:report_id>" not in route:
+                    continue
+                if route in OWN_FORMS:
+                    assert response.status_code == 200 and b_account.user_id not in body, (method, url)
                     continue
                 assert response.status_code in (403, 404, 405), (method, url, response.status_code)
                 assert b_account.user_id not in body and b_account.full_name not in body
