@@ -18,10 +18,10 @@ import gc
 import heapq
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from core.assets import USD_EQUIVALENTS  # valued at 1 USD, never lot-tracked
 
@@ -41,10 +41,19 @@ TRADE = "trade"  # closing trade: counts in trade statistics
 FEE_PAYMENT = "fee"  # an asset spent to pay a fee
 UNPRICED_TRADE = "trade_unpriced"  # a closing trade whose USD value is unknown (flagged, proceeds 0)
 
+UNPRICED_FEE = "fee_unpriced"  # an asset spent to pay a fee whose USD value is unknown (flagged, proceeds 0)
+
 FLAG_MISSING = "missing_acquisition"
 FLAG_UNPRICED = "unpriced"
 FLAG_UNPRICED_ACQUISITION = "unpriced_acquisition"  # e.g. a coin deposited when no price was known: zero basis
 UNPRICED_ACQUISITION = "acquire_unpriced"
+# A disposal purpose with no known USD value -> the purpose it counts as; its rows are flagged `unpriced`.
+UNPRICED_PURPOSES = {UNPRICED_TRADE: TRADE, UNPRICED_FEE: FEE_PAYMENT}
+
+# HIFO compares unit costs in this context: ledger amounts have at most 36 digits, so a lot's cost
+# (a sum of two) and cost / quantity at 100 digits are exact or correctly rounded far below any real
+# difference: equal unit costs compare equal and the older lot goes first (28 digits made noise).
+EXACT = Context(prec=100)
 
 
 @contextmanager
@@ -85,6 +94,7 @@ class OpenLot:
     cost: Decimal  # USD, remaining
     acquired_at: dt.datetime
     ref: object
+    flag: str = ""  # e.g. `unpriced`: the cost is not known in USD
 
 
 @dataclass
@@ -103,6 +113,10 @@ class MatchResult:
                 out[asset] = (qty, sum((lot.cost for lot in lots), ZERO), min(lot.acquired_at for lot in lots))
         return out
 
+    def unpriced_assets(self) -> set[str]:
+        """Assets with an open lot whose cost is not known in USD (flagged, cost counted as 0)."""
+        return {asset for asset, lots in self.open_lots.items() if any(lot.flag for lot in lots)}
+
 
 def lots_match(events: Iterable[tuple], *, method: str = "fifo") -> MatchResult:
     """Match disposals to acquisitions per asset. Events must be in time order."""
@@ -115,7 +129,8 @@ def lots_match(events: Iterable[tuple], *, method: str = "fifo") -> MatchResult:
 def _lots_match(events: Iterable[tuple], method: str) -> MatchResult:
     # One container per asset. A lot is a list [qty, cost, acquired_at, ref, flag] so a partial close
     # changes it in place and keeps its acquisition time. FIFO/LIFO: a deque taken from the left or
-    # the right. HIFO: a heap of (-unit cost, seq, lot); ties go to the older lot.
+    # the right. HIFO: a heap of (-unit cost, seq, lot), the unit cost in the EXACT context; ties go to
+    # the older lot (events come in time order, so seq follows acquisition time).
     # The branches are inlined (no method calls per fill): this loop runs a million times.
     fifo, hifo = method == "fifo", method == "hifo"
     books: dict[str, deque | list] = {}
@@ -130,25 +145,27 @@ def _lots_match(events: Iterable[tuple], method: str) -> MatchResult:
             lots = books[asset] = [] if hifo else deque()
         if op == ACQUIRE:
             if qty > 0:
-                lot_flag = FLAG_UNPRICED_ACQUISITION if purpose == UNPRICED_ACQUISITION else ""
+                lot_flag = (FLAG_UNPRICED_ACQUISITION if purpose == UNPRICED_ACQUISITION
+                            else FLAG_UNPRICED if purpose == UNPRICED_TRADE else "")
+                cost = usd + fee if not fee else EXACT.add(usd, fee)
                 if hifo:
                     seq += 1
-                    heappush(lots, (-(usd + fee) / qty, seq, [qty, usd + fee, when, ref, lot_flag]))
+                    heappush(lots, (EXACT.divide(cost, qty).copy_negate(), seq, [qty, cost, when, ref, lot_flag]))
                 else:
-                    lots.append([qty, usd + fee, when, ref, lot_flag])
+                    lots.append([qty, cost, when, ref, lot_flag])
             continue
         remaining = qty
         proceeds_left = usd
         fee_left = fee
-        flag = FLAG_UNPRICED if purpose == UNPRICED_TRADE else ""
-        if flag:
-            purpose = TRADE
+        flag = ""
+        if purpose in UNPRICED_PURPOSES:
+            flag, purpose = FLAG_UNPRICED, UNPRICED_PURPOSES[purpose]
         while remaining > 0:
             if not lots:
                 # Sold more than we know was bought: zero basis, flagged, never hidden.
                 if op == DISPOSE:
                     append(Disposal(ref, asset, remaining, None, when, proceeds_left, ZERO, fee_left, purpose,
-                                    FLAG_MISSING))
+                                    f"{flag};{FLAG_MISSING}" if flag else FLAG_MISSING))
                 break
             lot = lots[0] if fifo else (lots[0][2] if hifo else lots[-1])
             lot_qty = lot[0]
@@ -174,14 +191,15 @@ def _lots_match(events: Iterable[tuple], method: str) -> MatchResult:
                     fee_left -= part_fee
                 else:  # the last portion takes what is left, so the parts add up exactly
                     part_proceeds, part_fee = proceeds_left, fee_left
+                lot_flag = lot[4]
                 append(Disposal(ref, asset, take, lot[2], when, part_proceeds, cost, part_fee, purpose,
-                                flag or lot[4]))
+                                f"{flag};{lot_flag}" if flag and lot_flag and lot_flag != flag else flag or lot_flag))
             else:
                 removed += cost
     result.removed_basis = removed
     for asset, lots in books.items():
         ordered = sorted((entry[2] for entry in lots), key=lambda lot: lot[2]) if hifo else lots
-        open_lots = [OpenLot(asset, lot[0], lot[1], lot[2], lot[3]) for lot in ordered if lot[0] > 0]
+        open_lots = [OpenLot(asset, lot[0], lot[1], lot[2], lot[3], lot[4]) for lot in ordered if lot[0] > 0]
         if open_lots:
             result.open_lots[asset] = open_lots
     return result
@@ -266,13 +284,16 @@ def trade_value_usd(e: EntryRow, prices: PriceBook) -> Decimal | None:
 
 
 def fee_value_usd(e: EntryRow, prices: PriceBook) -> Decimal | None:
+    """USD value of an entry's fee; None when it cannot be priced. A fee in either leg of a trade is
+    valued at the trade's own rate (its share of the trade's USD value)."""
     if not e.fee_amount:
         return ZERO
     if e.fee_asset in USD_EQUIVALENTS:
         return e.fee_amount
-    if e.kind == "trade" and e.fee_asset == e.asset:
+    if e.kind == "trade" and e.fee_asset in (e.asset, e.counter_asset):
         value = trade_value_usd(e, prices)
-        return e.fee_amount * value / abs(e.amount) if value is not None else None
+        leg = e.amount if e.fee_asset == e.asset else e.counter_amount
+        return e.fee_amount * value / abs(leg) if value is not None else None
     price = prices.at(e.fee_asset, e.occurred_at)
     return e.fee_amount * price if price is not None else None
 
@@ -293,35 +314,12 @@ def _lot_events(entries: Iterable[EntryRow], prices: PriceBook) -> list[tuple]:
             # The common case, inlined: a trade against cash with no fee or a cash fee.
             fee = e.fee_amount or ZERO
             if e.amount > 0:
-                add((ACQUIRE, when, asset, e.amount, -e.counter_amount, fee, e.id, TRADE))
+                add((ACQUIRE, when, asset, e.amount, e.counter_amount.copy_negate(), fee, e.id, TRADE))
             else:
-                add((DISPOSE, when, asset, -e.amount, e.counter_amount, fee, e.id, TRADE))
+                add((DISPOSE, when, asset, e.amount.copy_negate(), e.counter_amount, fee, e.id, TRADE))
             continue
         if kind == "trade":
-            value = trade_value_usd(e, prices)
-            flag_unpriced = value is None
-            value = value or ZERO
-            fee_usd = fee_value_usd(e, prices) or ZERO
-            fee_asset, fee_amount = e.fee_asset, e.fee_amount or ZERO
-            qty = abs(e.amount)
-            base_fee = fee_amount if fee_asset == asset else ZERO
-            if fee_amount and fee_asset not in (asset, e.counter_asset) and fee_asset not in USD_EQUIVALENTS:
-                # Third-asset fee: its own disposal at market value.
-                add((DISPOSE, when, fee_asset, fee_amount, fee_usd, ZERO, e.id, FEE_PAYMENT))
-            elif fee_amount and fee_asset == e.counter_asset and fee_asset not in USD_EQUIVALENTS:
-                # Fee in a non-cash quote asset: those units leave the account too.
-                add((DISPOSE, when, fee_asset, fee_amount, fee_usd, ZERO, e.id, FEE_PAYMENT))
-            if e.amount > 0:  # buy: base in, counter out
-                if e.counter_asset not in USD_EQUIVALENTS:
-                    add((DISPOSE, when, e.counter_asset, abs(e.counter_amount), value, ZERO, e.id, TRADE))
-                fee_cost = ZERO if base_fee else fee_usd
-                add((ACQUIRE, when, asset, qty - base_fee, value, fee_cost, e.id, TRADE))
-            else:  # sell: base out, counter in
-                fee_cost = ZERO if base_fee else fee_usd
-                add((DISPOSE, when, asset, qty + base_fee, value, fee_cost, e.id,
-                     UNPRICED_TRADE if flag_unpriced else TRADE))
-                if e.counter_asset not in USD_EQUIVALENTS:
-                    add((ACQUIRE, when, e.counter_asset, abs(e.counter_amount), value, ZERO, e.id, TRADE))
+            _trade_events(e, prices, add)
         elif asset in USD_EQUIVALENTS:
             continue
         elif e.amount > 0 and kind in ("deposit", "adjustment"):
@@ -332,12 +330,52 @@ def _lot_events(entries: Iterable[EntryRow], prices: PriceBook) -> list[tuple]:
                 add((ACQUIRE, when, asset, e.amount, e.amount * price, ZERO, e.id, kind))
         elif e.amount < 0 and kind == "fee":
             price = prices.at(asset, when)
-            add((DISPOSE, when, asset, -e.amount, -e.amount * price if price is not None else ZERO, ZERO, e.id,
-                 FEE_PAYMENT))
+            if price is None:
+                add((DISPOSE, when, asset, -e.amount, ZERO, ZERO, e.id, UNPRICED_FEE))
+            else:
+                add((DISPOSE, when, asset, -e.amount, -e.amount * price, ZERO, e.id, FEE_PAYMENT))
         elif e.amount < 0 and kind in ("withdrawal", "adjustment"):
             add((REMOVE, when, asset, -e.amount, ZERO, ZERO, e.id, kind))
         # transfers move an asset between venues of the same account: lots are per account, so nothing moves.
     return events
+
+
+def _trade_events(e: EntryRow, prices: PriceBook, add: Callable[[tuple], None]) -> None:
+    """Lot events of a trade that is not plain cash-for-asset with a cash fee (see the module's fee rules).
+    What cannot be valued in USD counts as 0 and is flagged `unpriced` on every lot and disposal it touches."""
+    when, asset, counter_asset = e.occurred_at, e.asset, e.counter_asset
+    cash = USD_EQUIVALENTS
+    value = trade_value_usd(e, prices)
+    fee_amount = e.fee_amount or ZERO
+    fee_asset = e.fee_asset if fee_amount else ""
+    fee_usd = fee_value_usd(e, prices) if fee_amount else ZERO
+    traded = TRADE if value is not None and fee_usd is not None else UNPRICED_TRADE
+    counter_leg = TRADE if value is not None else UNPRICED_TRADE
+    value = value if value is not None else ZERO
+    fee_paid = FEE_PAYMENT if fee_usd is not None else UNPRICED_FEE
+    fee_usd = fee_usd if fee_usd is not None else ZERO
+    qty = abs(e.amount)
+    counter_qty = abs(e.counter_amount)
+    base_fee = fee_amount if fee_asset == asset else ZERO
+    if fee_asset and fee_asset not in cash and fee_asset not in (asset, counter_asset):
+        # Third-asset fee: its own disposal at market value, a cost of the trade.
+        add((DISPOSE, when, fee_asset, fee_amount, fee_usd, ZERO, e.id, fee_paid))
+    if e.amount > 0:  # buy: base in, counter out
+        if fee_asset == counter_asset and fee_asset not in cash:
+            # Fee in the non-cash asset paid out: those units leave the account too.
+            add((DISPOSE, when, fee_asset, fee_amount, fee_usd, ZERO, e.id, fee_paid))
+        if counter_asset not in cash:
+            add((DISPOSE, when, counter_asset, counter_qty, value, ZERO, e.id, counter_leg))
+        add((ACQUIRE, when, asset, qty - base_fee, value, ZERO if base_fee else fee_usd, e.id, traded))
+        return
+    # sell: base out, counter in
+    received_fee = fee_amount if fee_asset == counter_asset else ZERO
+    add((DISPOSE, when, asset, qty + base_fee, value, ZERO if base_fee else fee_usd, e.id, traded))
+    if counter_asset not in cash:
+        # The received asset arrives first and the fee is paid out of it: the new lot holds what stays,
+        # at its share of the trade's value (the fee's value is a cost of the sale above).
+        add((ACQUIRE, when, counter_asset, counter_qty - received_fee, value - fee_usd if received_fee else value,
+             ZERO, e.id, counter_leg))
 
 
 def closed_trades(disposals: Iterable[Disposal]) -> list[dict]:

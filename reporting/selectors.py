@@ -16,6 +16,7 @@ from core.errors import ApplicationError
 from .lots import (
     ENTRY_ROW_FIELDS,
     FEE_PAYMENT,
+    FLAG_UNPRICED,
     METHODS,
     ZERO,
     EntryRow,
@@ -94,6 +95,7 @@ def positions_view(*, books: AccountBooks) -> list[dict]:
     risk = getattr(books.account, "risk_profile", None)
     stop_pct = risk.stop_loss_pct if risk is not None and risk.stop_loss_pct else None
     copy_stops = _copy_order_stops(books.account)
+    unpriced = books.match.unpriced_assets()
     out = []
     for asset, (qty, cost, opened_at) in sorted(books.match.positions().items()):
         latest = books.prices.latest(asset)
@@ -107,6 +109,7 @@ def positions_view(*, books: AccountBooks) -> list[dict]:
             # The stop the copy engine set on the latest entry, else the risk profile's distance from cost.
             "stop": copy_stops.get(asset) or (avg_cost * (1 - stop_pct / 100) if stop_pct else None),
             "opened_at": opened_at,
+            "unpriced": asset in unpriced,  # a lot's cost is not known in USD: cost basis understated
         })
     return out
 
@@ -146,24 +149,28 @@ def tax_report(*, account: Account, year: int, method: str = "fifo") -> dict:
             continue
         acquired = d.acquired_at.astimezone(dt.UTC).date() if d.acquired_at else None
         term = holding_term(acquired=acquired, disposed=disposed)
-        flags = [f for f in (d.flag, "fee_payment" if d.purpose == FEE_PAYMENT else "") if f]
+        flags = [f for f in d.flag.split(";") if f] + (["fee_payment"] if d.purpose == FEE_PAYMENT else [])
+        unpriced = any(f.startswith(FLAG_UNPRICED) for f in flags)
         rows.append({
             "asset": d.asset, "quantity": d.quantity, "acquired": acquired, "disposed": disposed,
             "proceeds": d.proceeds, "cost_basis": d.cost_basis, "fees": d.fees, "gain": d.gain,
             "holding_days": (disposed - acquired).days if acquired else None, "term": term,
-            "flag": ";".join(flags),
+            "flag": ";".join(flags), "unpriced": unpriced,
         })
-        t = totals.setdefault(term, {"proceeds": ZERO, "cost_basis": ZERO, "fees": ZERO, "gain": ZERO, "count": 0})
+        t = totals.setdefault(term, {"proceeds": ZERO, "cost_basis": ZERO, "fees": ZERO, "gain": ZERO, "count": 0,
+                                     "unpriced": 0})
         for key in ("proceeds", "cost_basis", "fees", "gain"):
             t[key] += rows[-1][key]
         t["count"] += 1
+        t["unpriced"] += unpriced
     return {
         "user_id": account.user_id, "year": year, "method": books.method, "currency": "USD",
         "disposals": rows, "totals_by_term": totals,
-        "flagged": sum(1 for r in rows if "missing_acquisition" in r["flag"] or "unpriced" in r["flag"]),
+        "flagged": sum(1 for r in rows if "missing_acquisition" in r["flag"] or r["unpriced"]),
+        "unpriced": sum(1 for r in rows if r["unpriced"]),  # rows with a value unknown in USD, counted as 0
         "flags": {
             "missing_acquisition": "sold with no known acquisition: cost basis 0",
-            "unpriced": "no USD price for the trade's counter asset: proceeds 0",
+            "unpriced": "no USD price for a value of this row (the trade, its fee or the lot's cost): counted as 0",
             "unpriced_acquisition": "acquired (deposit/adjustment) when no price was known: cost basis 0",
             "fee_payment": "the asset was spent to pay a fee (a disposal at market value)",
         },

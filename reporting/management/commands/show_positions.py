@@ -20,6 +20,6 @@ class Command(NijaCommand):
             return
         rows = [[p["asset"], format_decimal(p["quantity"]), format_money(p["avg_cost"]),
                  format_money(p["current_price"]), format_money(p["unrealized_pnl"]), format_money(p["stop"]),
-                 f"{p['opened_at']:%Y-%m-%d %H:%M}"] for p in positions]
-        self.stdout.write(render_table(["asset", "quantity", "avg cost", "price", "unrealized", "stop", "opened_at"],
-                                       rows))
+                 f"{p['opened_at']:%Y-%m-%d %H:%M}", "unpriced" if p["unpriced"] else ""] for p in positions]
+        self.stdout.write(render_table(["asset", "quantity", "avg cost", "price", "unrealized", "stop", "opened_at",
+                                        "flag"], rows))

@@ -48,3 +48,5 @@ class Command(NijaCommand):
                               f"gain {format_money(t['gain'])}")
         if report["flagged"]:
             self.stdout.write(f"{report['flagged']} disposal(s) flagged: no known acquisition (zero basis) or unpriced")
+        if report["unpriced"]:
+            self.stdout.write(f"{report['unpriced']} disposal(s) unpriced: a value with no known USD price counts as 0")
