@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from core.assets import USD_EQUIVALENTS
 
@@ -18,6 +19,14 @@ from .lots import ONE, ZERO, EntryRow, PriceBook, fee_value_usd, trade_value_usd
 PERIODS_PER_YEAR = 365
 BREAKEVEN_USD = Decimal("0.005")  # a round trip within half a cent of zero is breakeven: neither win nor loss
 MICRO = dt.timedelta(microseconds=1)
+
+
+class Flow(NamedTuple):
+    """A deposit (+) or withdrawal (-) in USD at its own time, with the account's value just before it."""
+
+    at: dt.datetime
+    amount: Decimal
+    value_before: Decimal
 
 
 @dataclass
@@ -35,6 +44,7 @@ class NavDay:
     trades: int = 0
     missing_prices: list[str] = field(default_factory=list)
     holdings: dict[str, Decimal] = field(default_factory=dict)
+    flows: list[Flow] = field(default_factory=list)  # the day's flows in time order
 
 
 def day_end(day: dt.date) -> dt.datetime:
@@ -90,6 +100,7 @@ def nav_series(entries: Sequence[EntryRow], prices: PriceBook, *, end_day: dt.da
                 if units < 0:
                     units = ZERO
                 today.net_flow += flow
+                today.flows.append(Flow(e.occurred_at, flow, before))
                 if flow > 0:
                     today.deposits += flow
             elif e.kind == "trade":

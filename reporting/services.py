@@ -429,9 +429,10 @@ def fees_compute(*, series: list, performance_rate: Decimal, management_rate: De
     """Pure fee schedule over a NAV series (DESIGN §8).
 
     Management: rate/365 × the day's NAV, every day. Performance: high-water mark that starts at the
-    first deposit, moves up with deposits and down pro rata with withdrawals; at each scheduled
-    crystallization fee = rate × max(0, NAV − HWM) and the HWM becomes the NAV; a withdrawal
-    crystallizes the withdrawn share of the gain above the HWM first."""
+    first deposit, moves up with deposits and down pro rata with withdrawals, each flow in time order
+    at its own moment (never netted over a day); at each scheduled crystallization
+    fee = rate × max(0, NAV − HWM) and the HWM becomes the NAV; a withdrawal crystallizes the
+    withdrawn share of the gain above the HWM first, on the account's value just before it."""
     charges: list[dict] = []
     hwm = ZERO
     daily = management_rate / 365
@@ -440,18 +441,17 @@ def fees_compute(*, series: list, performance_rate: Decimal, management_rate: De
         gain_basis = ZERO
         hwm_before = hwm
         trigger = ""
-        if d.net_flow > 0:
-            hwm += d.net_flow
-        elif d.net_flow < 0:
-            # NAV before the withdrawal, approximated by the day's NAV plus what left.
-            nav_before = d.nav - d.net_flow
-            share = min(-d.net_flow / nav_before, Decimal(1)) if nav_before > 0 else Decimal(1)
-            gain = max(ZERO, nav_before - hwm)
-            if gain > 0 and performance_rate > 0:
-                perf += performance_rate * gain * share
-                gain_basis += gain * share
-                trigger = "withdrawal"
-            hwm -= hwm * share
+        for flow in d.flows:  # one after the other, each valued at its own time
+            if flow.amount > 0:
+                hwm += flow.amount
+            elif flow.amount < 0:
+                share = min(-flow.amount / flow.value_before, Decimal(1)) if flow.value_before > 0 else Decimal(1)
+                gain = max(ZERO, flow.value_before - hwm)
+                if gain > 0 and performance_rate > 0:
+                    perf += performance_rate * gain * share
+                    gain_basis += gain * share
+                    trigger = "withdrawal"
+                hwm -= hwm * share
         if crystallize(d.day) and performance_rate > 0 and hwm > 0:
             gain = max(ZERO, d.nav - hwm)
             if gain > 0:

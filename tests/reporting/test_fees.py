@@ -9,8 +9,9 @@ from django.core.management import call_command
 
 from compliance.models import AuditEvent
 from core.errors import ApplicationError
+from reporting.lots import EntryRow, PriceBook
 from reporting.models import FeeCharge, Report
-from reporting.performance import NavDay
+from reporting.performance import Flow, NavDay, day_end, nav_series
 from reporting.selectors import fee_report
 from reporting.services import fee_schedule_set, fees_accrue, fees_compute, ledger_import_csv
 
@@ -22,7 +23,25 @@ def day(n: int) -> dt.date:
 
 
 def nav_day(n, nav, flow="0"):
-    return NavDay(day=day(n), nav=D(nav), units=D("0"), unit_nav=None, net_flow=D(flow))
+    """A day whose one flow (if any) came at its end: the value just before it is the NAV less the flow."""
+    flows = [Flow(day_end(day(n)), D(flow), D(nav) - D(flow))] if D(flow) else []
+    return NavDay(day=day(n), nav=D(nav), units=D("0"), unit_nav=None, net_flow=D(flow), flows=flows)
+
+
+def flow_rows(*rows):
+    """Ledger rows (EntryRow) from (when, kind, asset, amount[, counter_asset, counter_amount])."""
+    out = []
+    for i, (when, kind, asset, amount, *counter) in enumerate(rows, 1):
+        counter_asset, counter_amount = (counter[0], D(counter[1])) if counter else ("", None)
+        side = ("buy" if D(amount) > 0 else "sell") if kind == "trade" else ""
+        out.append(EntryRow(i, when, kind, "paper", asset, D(amount), counter_asset, counter_amount, side, "", None))
+    return out
+
+
+def perf_charges(rows, prices, rate="0.2"):
+    series = nav_series(rows, prices, end_day=rows[-1].occurred_at.date())
+    return [c for c in fees_compute(series=series, performance_rate=D(rate), management_rate=D("0"))
+            if c["kind"] == "performance"]
 
 
 def test_performance_fee_charges_only_gains_above_high_water_mark():
@@ -54,6 +73,61 @@ def test_withdrawal_crystallizes_the_withdrawn_share_of_the_gain():
     series = [nav_day(0, "1000", flow="1000"), nav_day(3, "600", flow="-600")]  # NAV 1200 before, half out
     [c] = fees_compute(series=series, performance_rate=D("0.2"), management_rate=D("0"))
     assert (c["trigger"], c["basis"], c["amount"], c["hwm_after"]) == ("withdrawal", D("100"), D("20.0"), D("500"))
+
+
+def at(days, hour):
+    return dt.datetime(2026, 3, 2, tzinfo=dt.UTC) + dt.timedelta(days=days, hours=hour)
+
+
+def btc_prices(*points):
+    prices = PriceBook()
+    for when, price in points:
+        prices.add("BTC", when, D(price))
+    return prices
+
+
+def test_a_withdrawal_and_a_deposit_on_one_day_move_the_mark_one_after_the_other():
+    # 1,000 deposited, all in 0.1 BTC at 10,000. Day 3, BTC at 12,000 (NAV 1,200, 200 above the mark):
+    # at 10:00 half the BTC leaves (600): it crystallizes half the gain, 100 -> fee 20, mark 500; at
+    # 15:00 600 come back: mark 1,100. Netted over the day the flows were 0 and nothing was charged.
+    rows = flow_rows((at(0, 9), "deposit", "USD", "1000"), (at(0, 10), "trade", "BTC", "0.1", "USD", "-1000"),
+                     (at(3, 10), "withdrawal", "BTC", "-0.05"), (at(3, 15), "deposit", "USD", "600"))
+    prices = btc_prices((at(0, 0), "10000"), (at(3, 8), "12000"))
+    [c] = perf_charges(rows, prices)
+    assert (c["day"], c["trigger"], c["basis"], c["amount"]) == (at(3, 0).date(), "withdrawal", D("100"), D("20"))
+    assert (c["hwm_before"], c["hwm_after"]) == (D("1000"), D("1100"))
+
+
+def test_a_withdrawal_is_valued_at_its_own_moment_not_at_the_days_close():
+    # 2,000 deposited, 0.1 BTC bought for 1,000. Day 3 at 09:00 BTC is 20,000: NAV 3,000, 1,000 above
+    # the mark. At 10:00 1,000 USD leave (a third): a third of the gain crystallizes, 333.33... -> fee
+    # 66.66... At 12:00 BTC falls back to 10,000, so the day closes at 1,000: "close + withdrawal" said
+    # 2,000, no gain, no fee.
+    rows = flow_rows((at(0, 9), "deposit", "USD", "2000"), (at(0, 10), "trade", "BTC", "0.1", "USD", "-1000"),
+                     (at(3, 10), "withdrawal", "USD", "-1000"))
+    prices = btc_prices((at(0, 0), "10000"), (at(3, 9), "20000"), (at(3, 12), "10000"))
+    [c] = perf_charges(rows, prices)
+    assert c["trigger"] == "withdrawal"
+    assert abs(c["basis"] - D(1000) / 3) < D("1e-20") and abs(c["amount"] - D(200) / 3) < D("1e-20")
+    assert abs(c["hwm_after"] - D(4000) / 3) < D("1e-20")  # 2,000 less a third
+
+
+def test_fees_accrue_applies_same_day_flows_in_time_order(make_account):
+    account = make_account()
+    ledger_import_csv(actor="test", account=account, text=HEADER + (
+        "2026-03-02T09:00:00Z,deposit,paper,USD,1000,,,,,d-1\n"
+        "2026-03-02T10:00:00Z,trade,paper,BTC,0.1,USD,-1000,,,t-1\n"
+        "2026-03-05T08:00:00Z,trade,paper,BTC,-0.001,USD,12,,,t-2\n"  # BTC at 12,000 (the day's first price)
+        "2026-03-05T10:00:00Z,withdrawal,paper,BTC,-0.05,,,,,w-1\n"
+        "2026-03-05T15:00:00Z,deposit,paper,USD,600,,,,,d-2\n"))
+    fee_schedule_set(actor="staff", account=account, performance_fee_rate="0.2", reason="agreement")
+    fees_accrue(account=account, through=dt.date(2026, 3, 5))
+    # Before the withdrawal: 12 USD + 0.099 BTC at 12,000 = 1,200 against a mark of 1,000: gain 200; half
+    # of it (0.05 BTC, 600 USD) leaves, then 600 come back.
+    perf = FeeCharge.objects.get(account=account, kind="performance")
+    assert (perf.day, perf.trigger, perf.basis_usd, perf.amount_usd) == (dt.date(2026, 3, 5), "withdrawal",
+                                                                         D("100"), D("20"))
+    assert perf.hwm_after == D("500") + D("600")
 
 
 def test_management_fee_accrues_daily_on_nav():

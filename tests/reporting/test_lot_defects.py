@@ -1,47 +1,17 @@
 """Issue 10 §1 defects in lot matching, each pinned by the case that showed it: a fee paid in the asset a
 sale brings in (1), HIFO ties (6), crypto-for-crypto trades and fees with no USD price (5)."""
 
-import datetime as dt
 from decimal import Decimal as D
 from io import StringIO
 
 from django.core.management import call_command
 
-from reporting.lots import (
-    FEE_PAYMENT,
-    FLAG_MISSING,
-    FLAG_UNPRICED,
-    TRADE,
-    EntryRow,
-    PriceBook,
-    fee_value_usd,
-    lot_events_from_entries,
-    lots_match,
-)
+from reporting.lots import FEE_PAYMENT, FLAG_MISSING, FLAG_UNPRICED, TRADE, PriceBook, fee_value_usd
 from reporting.selectors import AccountBooks, positions_view, tax_report
 from reporting.services import ledger_import_csv
+from tests.reporting.test_lots_pinned import at, entry, match, trade  # the pinned suite's ledger-row helpers
 
-T0 = dt.datetime(2025, 3, 1, 9, tzinfo=dt.UTC)
 HEADER = "occurred_at,kind,venue,asset,amount,counter_asset,counter_amount,fee_asset,fee_amount,external_id\n"
-_ids = iter(range(1, 100_000))
-
-
-def at(days: int, hours: int = 0) -> dt.datetime:
-    return T0 + dt.timedelta(days=days, hours=hours)
-
-
-def trade(when, asset, amount, counter, counter_asset="USD", fee=None, fee_asset=""):
-    amount, counter = D(amount), D(counter)
-    return EntryRow(next(_ids), when, "trade", "paper", asset, amount, counter_asset, counter,
-                    "buy" if amount > 0 else "sell", fee_asset, D(fee) if fee is not None else None)
-
-
-def entry(when, kind, asset, amount):
-    return EntryRow(next(_ids), when, kind, "paper", asset, D(amount), "", None, "", "", None)
-
-
-def match(rows, method="fifo", prices=None):
-    return lots_match(lot_events_from_entries(rows, prices or PriceBook()), method=method)
 
 
 # --- 1: a fee in the asset the sale brings in ------------------------------------------------------
