@@ -19,6 +19,9 @@ from .lots import ONE, ZERO, EntryRow, PriceBook, fee_value_usd, trade_value_usd
 PERIODS_PER_YEAR = 365
 BREAKEVEN_USD = Decimal("0.005")  # a round trip within half a cent of zero is breakeven: neither win nor loss
 MICRO = dt.timedelta(microseconds=1)
+# A standard deviation (or downside deviation) of daily returns below this is float noise on constant
+# returns: the ratio is undefined (None), not 1e17.
+STD_TOLERANCE = 1e-12
 
 
 class Flow(NamedTuple):
@@ -148,10 +151,10 @@ def sharpe_ratio(returns: Sequence[float], *, rf_annual: float = 0.0) -> float |
     rf = daily_rf(rf_annual)
     x = [r - rf for r in returns]
     mean = math.fsum(x) / n
-    var = math.fsum((v - mean) ** 2 for v in x) / (n - 1)
-    if var <= 0:
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1))
+    if std < STD_TOLERANCE:
         return None
-    return mean / math.sqrt(var) * math.sqrt(PERIODS_PER_YEAR)
+    return mean / std * math.sqrt(PERIODS_PER_YEAR)
 
 
 def sortino_ratio(returns: Sequence[float], *, rf_annual: float = 0.0) -> float | None:
@@ -160,10 +163,10 @@ def sortino_ratio(returns: Sequence[float], *, rf_annual: float = 0.0) -> float 
         return None
     rf = daily_rf(rf_annual)
     x = [r - rf for r in returns]
-    downside = math.fsum(min(v, 0.0) ** 2 for v in x) / n
-    if downside <= 0:  # no losing day: undefined, not infinity
+    downside = math.sqrt(math.fsum(min(v, 0.0) ** 2 for v in x) / n)
+    if downside < STD_TOLERANCE:  # no (real) losing day: undefined, not infinity
         return None
-    return (math.fsum(x) / n) / math.sqrt(downside) * math.sqrt(PERIODS_PER_YEAR)
+    return (math.fsum(x) / n) / downside * math.sqrt(PERIODS_PER_YEAR)
 
 
 def max_drawdown(navs: Sequence[float]) -> float | None:
@@ -205,10 +208,22 @@ def calmar_ratio(cagr_value: float | None, mdd: float | None) -> float | None:
 
 
 # --- trade statistics (money, Decimal) ----------------------------------------------------
+WIN, LOSS, BREAKEVEN = "win", "loss", "breakeven"
+
+
+def trade_outcome(pnl: Decimal) -> str:
+    """The one rule for a round trip everywhere (statistics, breakdowns, reports): within half a cent
+    of zero is breakeven, neither win nor loss."""
+    if pnl >= BREAKEVEN_USD:
+        return WIN
+    return LOSS if pnl <= -BREAKEVEN_USD else BREAKEVEN
+
+
 def trade_statistics(trades: Sequence[dict]) -> dict:
     """From closed, lot-matched round trips (see lots.closed_trades)."""
-    wins = [t["pnl"] for t in trades if t["pnl"] >= BREAKEVEN_USD]
-    losses = [t["pnl"] for t in trades if t["pnl"] <= -BREAKEVEN_USD]
+    outcomes = [trade_outcome(t["pnl"]) for t in trades]
+    wins = [t["pnl"] for t, o in zip(trades, outcomes, strict=True) if o == WIN]
+    losses = [t["pnl"] for t, o in zip(trades, outcomes, strict=True) if o == LOSS]
     count = len(trades)
     gross_win = sum(wins, ZERO)
     gross_loss = sum(losses, ZERO)
@@ -290,7 +305,7 @@ def period_metrics(series: Sequence[NavDay], *, start: dt.date, end: dt.date, tr
         "exposure_end": (window[-1].invested / window[-1].nav) if window and window[-1].nav > 0 else None,
         "total_fees": fees,
         "volume": volume,
-        "fees_pct_of_volume": fees / volume if volume > 0 else None,
+        "fees_fraction_of_volume": fees / volume if volume > 0 else None,  # a fraction, as fee_report's
         "missing_prices": sorted({a for d in window for a in d.missing_prices}),
         "daily_returns": returns,
         "daily_pnl": [{"day": day, "pnl": pnl} for day, pnl in daily_pnl],

@@ -17,7 +17,7 @@ from brokers.selectors import account_equity_usd
 from core.decimals import format_decimal, format_money, money_round
 
 from .lots import ZERO
-from .performance import day_end, drawdown_curve
+from .performance import BREAKEVEN, LOSS, WIN, day_end, drawdown_curve, trade_outcome
 from .selectors import AccountBooks, positions_view
 
 if TYPE_CHECKING:
@@ -139,17 +139,8 @@ def report_data(*, account: Account, period: str, day: dt.date, books: AccountBo
     }
     data["venue_equity"] = _venue_equity(account)
     if period in ("weekly", "monthly"):
-        breakdown: dict[str, dict] = {}
-        for t in trades:
-            b = breakdown.setdefault(t["asset"], {"asset": t["asset"], "count": 0, "wins": 0, "losses": 0,
-                                                  "pnl": ZERO, "proceeds": ZERO})
-            b["count"] += 1
-            b["pnl"] += t["pnl"]
-            b["proceeds"] += t["proceeds"]
-            b["wins"] += t["pnl"] > 0
-            b["losses"] += t["pnl"] < 0
         ranked = sorted(trades, key=lambda t: t["pnl"])
-        data["trade_breakdown"] = sorted(breakdown.values(), key=lambda b: b["asset"])
+        data["trade_breakdown"] = trade_breakdown(trades)
         data["best_trades"] = [_trade_summary(t) for t in reversed(ranked[-3:])]
         data["worst_trades"] = [_trade_summary(t) for t in ranked[:3]]
         data["risk"] = _risk_analysis(account, metrics)
@@ -161,6 +152,19 @@ def report_data(*, account: Account, period: str, day: dt.date, books: AccountBo
         ]
         data["journal"] = _journal(books, start, last)
     return data
+
+
+def trade_breakdown(trades: list[dict]) -> list[dict]:
+    """Round trips by asset: count, wins, losses and breakeven (the statistics' rule), P&L, proceeds."""
+    breakdown: dict[str, dict] = {}
+    for t in trades:
+        b = breakdown.setdefault(t["asset"], {"asset": t["asset"], "count": 0, "wins": 0, "losses": 0,
+                                              "breakeven": 0, "pnl": ZERO, "proceeds": ZERO})
+        b["count"] += 1
+        b["pnl"] += t["pnl"]
+        b["proceeds"] += t["proceeds"]
+        b[{WIN: "wins", LOSS: "losses", BREAKEVEN: "breakeven"}[trade_outcome(t["pnl"])]] += 1
+    return sorted(breakdown.values(), key=lambda b: b["asset"])
 
 
 def _venue_equity(account: Account) -> dict | None:
@@ -224,7 +228,7 @@ def report_text(data: dict) -> str:
         f"Largest win: {signed_money(t['largest_win'])}   Largest loss: {signed_money(t['largest_loss'])}   "
         f"Average duration: {duration(t['avg_duration_seconds'])}",
         f"Exposure (avg): {pct(m['exposure_avg'])}   Fees: {format_money(m['total_fees'])} "
-        f"({pct(m['fees_pct_of_volume'], places=3)} of {format_money(m['volume'])} volume)",
+        f"({pct(m['fees_fraction_of_volume'], places=3)} of {format_money(m['volume'])} volume)",
     ]
     risk = data.get("risk")
     if risk:
@@ -292,7 +296,7 @@ def report_html(data: dict) -> str:
         ("Profit factor", ratio(t["profit_factor"])), ("Expectancy", signed_money(t["expectancy"])),
         ("Risk/reward", ratio(t["risk_reward"])), ("Exposure (average)", pct(m["exposure_avg"])),
         ("Total fees", format_money(m["total_fees"])),
-        ("Fees % of volume", pct(m["fees_pct_of_volume"], places=3)),
+        ("Fees % of volume", pct(m["fees_fraction_of_volume"], places=3)),
         ("Venue equity (latest snapshot)", format_money(data["venue_equity"]["total_usd"])
          if data.get("venue_equity") else "unavailable"),
     ]

@@ -217,13 +217,13 @@ def fee_report(*, account: Account, start: dt.date, end: dt.date) -> dict:
         "user_id": account.user_id, "start": start, "end": end, "currency": "USD",
         "by_kind": by_kind,
         "by_venue": {
-            name: {**v, "pct_of_volume": v["fees"] / v["volume"] * 100 if v["volume"] > 0 else None}
+            name: {**v, "fees_fraction_of_volume": v["fees"] / v["volume"] if v["volume"] > 0 else None}
             for name, v in sorted(by_venue.items()) if v["fees"] or v["volume"]
         },
         "venue_fees_total": venue_fees,
         "total": sum(by_kind.values(), ZERO),
         "volume": volume,
-        "pct_of_volume": venue_fees / volume * 100 if volume > 0 else None,
+        "fees_fraction_of_volume": venue_fees / volume if volume > 0 else None,  # a fraction: 0.001 = 0.1%
         "unpriced_fees": unpriced,
     }
 

@@ -516,6 +516,14 @@ def report_generate(*, account: Account, period: str, day: dt.date, books: Any =
                         text=report_text(data))
 
 
+def report_generate_with_nav(*, account: Account, period: str, day: dt.date) -> Report:
+    """What the scheduled task and `generate_reports` both do: a daily report first refreshes the
+    account's stored daily NAV through that day, then the report is generated."""
+    if period == "daily":
+        daily_nav_refresh(account=account, through=day)
+    return report_generate(account=account, period=period, day=day)
+
+
 def reports_generate(
     *, period: str, day: dt.date, accounts: Iterable[Account] | None = None,
     progress: Callable[[int, int, Account, str], None] | None = None,
@@ -527,7 +535,7 @@ def reports_generate(
     done: dict[str, list[str]] = {"generated": [], "failed": []}
     for n, account in enumerate(accounts, 1):
         try:
-            report_generate(account=account, period=period, day=day)
+            report_generate_with_nav(account=account, period=period, day=day)
             done["generated"].append(account.user_id)
             outcome = "ok"
         except Exception as exc:  # noqa: BLE001 - reported per account, the batch goes on

@@ -56,14 +56,12 @@ def report_generate_task(self, account_id: int, period: str, day_iso: str) -> in
     """One account's report. A transient database failure is retried (up to 2 more tries, 60 s
     then 120 s later); at the soft time limit it stops and logs why, storing nothing partial (the
     NAV refresh and the report are each written in one statement or transaction)."""
-    from .services import daily_nav_refresh, report_generate
+    from .services import report_generate_with_nav
 
     account = account_by_id(account_id=account_id)
     day = _day(day_iso)
     try:
-        if period == "daily":
-            daily_nav_refresh(account=account, through=day)
-        return report_generate(account=account, period=period, day=day).pk
+        return report_generate_with_nav(account=account, period=period, day=day).pk
     except SoftTimeLimitExceeded:
         logger.warning("%s report of account #%s for %s stopped at its soft time limit (%s s); not stored",
                        period, account_id, day.isoformat(), REPORT_SOFT_TIME_LIMIT)

@@ -169,7 +169,10 @@ def test_fee_report_by_kind_and_venue_with_percent_of_volume(make_account):
     assert report["by_kind"] == {"trading": D("5") + D("6"), "venue": D("1.5")}
     assert report["volume"] == D("8000")
     assert report["by_venue"]["kraken"]["fees"] == D("6")  # 0.0001 BTC at the fill's 60000
-    assert report["pct_of_volume"] == D("12.5") / D("8000") * 100
+    # One unit with the performance metrics: a fraction (0.0015625 = 0.15625%), named so.
+    assert report["fees_fraction_of_volume"] == D("12.5") / D("8000")
+    assert report["by_venue"]["kraken"]["fees_fraction_of_volume"] == D("6") / D("3000")
+    assert "pct_of_volume" not in report
     out = StringIO()
     call_command("fee_report", str(account.user_id), "--from", "2026-02-01", "--to", "2026-02-28", stdout=out)
-    assert "kraken" in out.getvalue() and "% of" in out.getvalue()
+    assert "kraken" in out.getvalue() and "venue fees are 0.1562% of" in out.getvalue()

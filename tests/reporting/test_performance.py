@@ -1,6 +1,7 @@
 """NAV, units, TWR and the metrics of DESIGN §8, including the cross-check against plain numpy."""
 
 import datetime as dt
+import math
 from decimal import Decimal as D
 
 import numpy as np
@@ -15,8 +16,10 @@ from reporting.performance import (
     period_metrics,
     sharpe_ratio,
     sortino_ratio,
+    trade_outcome,
     trade_statistics,
 )
+from reporting.reports import trade_breakdown
 
 DAY0 = dt.date(2026, 1, 1)
 
@@ -86,7 +89,7 @@ def test_zero_trades_and_single_day_give_undefined_values():
                 "avg_duration_seconds"):
         assert t[key] is None, key
     assert m["sharpe"] is None and m["sortino"] is None and m["cagr"] is None and m["calmar"] is None
-    assert m["fees_pct_of_volume"] is None
+    assert m["fees_fraction_of_volume"] is None
 
 
 def test_all_winning_trades_leave_loss_ratios_undefined():
@@ -151,3 +154,34 @@ def test_period_metrics_from_nav_match_numpy_on_the_same_returns():
     assert abs(m["sharpe"] - r.mean() / r.std(ddof=1) * np.sqrt(365)) < 1e-9
     nav = np.concatenate([[1.0], np.cumprod(1 + r)])
     assert abs(m["max_drawdown"] - np.min(nav / np.maximum.accumulate(nav) - 1)) < 1e-9
+
+
+# --- issue 10 §1.8 -------------------------------------------------------------------------------
+def test_sharpe_and_sortino_of_near_constant_returns_are_undefined_not_huge():
+    # Float noise on a steady 0.1% a day: the standard deviation is ~1e-19, Sharpe was ~1e17.
+    steady = [0.001, math.nextafter(0.001, 1.0), 0.001, math.nextafter(0.001, 0.0)] * 5
+    assert sharpe_ratio(steady) is None
+    noisy_down = [0.001, -math.ulp(0.0) * 1e6, 0.001, 0.001]  # a "losing day" of -5e-318
+    assert sortino_ratio(noisy_down) is None
+    # Unit NAV rising exactly 0.1% a day, through the series: the same.
+    prices = PriceBook()
+    rows = [row(1, when(0, 1), "deposit", "USD", "1000")]
+    rows += [row(1 + d, when(d, 6), "deposit", "USD", str(D("1000") * (D("1.001") ** d - D("1.001") ** (d - 1))))
+             for d in range(1, 30)]
+    series = nav_series(rows, prices)
+    m = period_metrics(series, start=DAY0, end=DAY0 + dt.timedelta(days=29), trades=[])
+    assert m["sharpe"] is None and m["sortino"] is None
+    # Real variation is still measured.
+    assert sharpe_ratio([0.001, 0.002, 0.0015]) is not None
+
+
+def test_win_loss_breakeven_is_one_rule_in_the_statistics_and_the_weekly_breakdown():
+    # A round trip of +0.004 USD is breakeven everywhere: not a win in the weekly breakdown either.
+    assert [trade_outcome(D(p)) for p in ("0.005", "0.004", "0", "-0.004", "-0.005")] == [
+        "win", "breakeven", "breakeven", "breakeven", "loss"]
+    trades = [{"pnl": D(p), "closed_at": when(1), "quantity": D("1"), "duration_seconds": None, "flagged": False,
+               "asset": "BTC", "proceeds": D("1")} for p in ("0.004", "-0.003", "1", "-1")]
+    stats = trade_statistics(trades)
+    [breakdown] = trade_breakdown(trades)
+    assert (stats["wins"], stats["losses"], stats["breakeven"]) == (1, 1, 2)
+    assert (breakdown["wins"], breakdown["losses"], breakdown["breakeven"]) == (1, 1, 2)

@@ -158,12 +158,12 @@ def test_fees_and_volume_from_trades_and_fee_entries():
     assert series[1].holdings == {"USD": D("736.5"), "BNB": D("0.99"), "BTC": D("2.99")}
     m = period_metrics(series, start=day(0), end=day(1), trades=[])
     assert (m["total_fees"], m["volume"], m["trades_executed"]) == (D("7.70"), D("740"), 2)
-    assert m["fees_pct_of_volume"] == D("7.70") / D("740")
+    assert m["fees_fraction_of_volume"] == D("7.70") / D("740")
 
 
-def test_fees_pct_of_volume_undefined_without_volume():
+def test_fees_fraction_of_volume_undefined_without_volume():
     m = period_metrics(series()[1:], start=day(1), end=day(3), trades=[])
-    assert m["volume"] == 0 and m["fees_pct_of_volume"] is None
+    assert m["volume"] == 0 and m["fees_fraction_of_volume"] is None
 
 
 def test_volume_of_a_non_cash_quote_trade_is_valued_in_usd():
@@ -412,7 +412,7 @@ def test_fees_pct_of_a_volume_under_one_dollar():
     rows = [row(1, when(0, 1), "deposit", "USD", "10"), row(2, when(0, 2), "trade", "XYZ", "1", "USD", "-0.5", "USD",
                                                             "0.01")]
     m = period_metrics(nav_series(rows, PriceBook()), start=day(0), end=day(0), trades=[])
-    assert (m["volume"], m["total_fees"], m["fees_pct_of_volume"]) == (D("0.5"), D("0.01"), D("0.02"))
+    assert (m["volume"], m["total_fees"], m["fees_fraction_of_volume"]) == (D("0.5"), D("0.01"), D("0.02"))
 
 
 def test_best_and_worst_days_are_by_pnl_not_by_date():

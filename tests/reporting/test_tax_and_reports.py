@@ -113,6 +113,9 @@ def test_generate_reports_command_shows_progress(traded_account, make_account):
     call_command("generate_reports", "--period", "daily", "--date", "2026-01-08", stdout=out)
     assert "[1/1] daivon_frazier: ok" in out.getvalue()
     assert Report.objects.filter(period="daily", period_start=DEMO_DAY).count() == 1
+    # As the scheduled task does, the stored daily NAV is refreshed first (through the report's day).
+    assert DailyNav.objects.filter(account=traded_account).count() == 8
+    assert DailyNav.objects.filter(account=traded_account).latest("day").day == DEMO_DAY
     with pytest.raises(CommandError, match="not YYYY-MM-DD"):
         call_command("generate_reports", "--period", "daily", "--date", "08/01/2026", stdout=StringIO())
 

@@ -3,8 +3,9 @@ from django.utils import timezone
 
 from accounts.selectors import account_get
 from core.dates import day_parse
-from core.decimals import format_decimal, format_money
+from core.decimals import format_money
 from core.management.base import NijaCommand, render_table
+from reporting.reports import pct
 from reporting.selectors import fee_report
 
 
@@ -32,11 +33,10 @@ class Command(NijaCommand):
         self.stdout.write(render_table(
             ["venue", "fees", "volume", "% of volume"],
             [[name, format_money(v["fees"]), format_money(v["volume"]),
-              "n/a" if v["pct_of_volume"] is None else f"{format_decimal(round(v['pct_of_volume'], 4))}%"]
+              pct(v["fees_fraction_of_volume"], places=4)]
              for name, v in report["by_venue"].items()]))
-        pct = report["pct_of_volume"]
         self.stdout.write(f"Total {format_money(report['total'])}; venue fees are "
-                          f"{'n/a' if pct is None else format_decimal(round(pct, 4)) + '%'} of "
+                          f"{pct(report['fees_fraction_of_volume'], places=4)} of "
                           f"{format_money(report['volume'])} volume")
         if report["unpriced_fees"]:
             self.stdout.write(f"{report['unpriced_fees']} fee(s) in an asset with no known price are not in the totals")
