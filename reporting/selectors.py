@@ -279,6 +279,7 @@ def transactions_export(*, account: Account) -> dict:
             "date": e.occurred_at, "type": e.kind, "pair": pair, "side": e.side or None,
             "size": abs(e.amount), "price": e.price, "fee": e.fee_amount, "amount": amount,
             "balance_after": balances.get(balance_asset, ZERO), "note": "; ".join(notes) or None,
+            "asset": e.asset, "balance_asset": balance_asset, "fee_asset": e.fee_asset or None,
         })
     return {"user_id": account.user_id, "transactions": out}
 

@@ -1,5 +1,6 @@
 """Base for our management commands: one-line errors with a non-zero exit, a CLI actor name for
-the audit trail, and JSON output that keeps Decimals as strings."""
+the audit trail, and JSON output with Decimals as strings, money and quantities quantized at this edge
+(core.presenters)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.decimals import to_jsonable
 from core.errors import ApplicationError
+from core.presenters import present_json
 
 
 class NijaCommand(BaseCommand):
@@ -28,7 +29,7 @@ class NijaCommand(BaseCommand):
             return "cli:unknown"
 
     def write_json(self, data: Any) -> None:
-        self.stdout.write(json.dumps(to_jsonable(data), indent=2))
+        self.stdout.write(json.dumps(present_json(data), indent=2))
 
     def is_terminal(self) -> bool:
         return hasattr(self.stdout, "isatty") and self.stdout.isatty() or sys.stdout.isatty()

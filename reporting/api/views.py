@@ -1,5 +1,6 @@
 """Read-only reporting API under /api/v1/accounts/<user_id>/... ("me" = the caller's own account).
-One view per operation; Decimals are strings; errors use the one API error shape."""
+One view per operation; Decimals are strings, money and quantities quantized by core.presenters;
+errors use the one API error shape."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.dates import day_bounded, day_parse, span_check, year_parse
-from core.decimals import to_jsonable
 from core.errors import ApplicationError
+from core.presenters import present_json
 
 from ..access import account_for_user
 from ..reports import PERIODS, report_data
@@ -40,7 +41,7 @@ class TransactionsView(APIView):
     @extend_schema(operation_id="reporting_transactions", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
-        return Response(to_jsonable(transactions_export(account=account)))
+        return Response(present_json(transactions_export(account=account)))
 
 
 class PositionsView(APIView):
@@ -49,7 +50,7 @@ class PositionsView(APIView):
         account = account_for_user(user=request.user, user_id=user_id)
         method = method_check(request.query_params.get("method", "fifo"))
         positions = positions_view(books=AccountBooks(account=account, method=method))
-        return Response(to_jsonable({"user_id": account.user_id, "currency": "USD", "positions": positions}))
+        return Response(present_json({"user_id": account.user_id, "currency": "USD", "positions": positions}))
 
 
 class PerformanceView(APIView):
@@ -63,7 +64,7 @@ class PerformanceView(APIView):
         data = report_data(account=account, period=period, day=day)
         data.pop("journal", None)
         data["metrics"].pop("daily_returns", None)
-        return Response(to_jsonable(data))
+        return Response(present_json(data))
 
 
 class ReportListView(APIView):
@@ -85,7 +86,7 @@ class ReportDetailView(APIView):
             raise Http404("no such report")
         return Response({"id": report.pk, "period": report.period, "start": report.period_start.isoformat(),
                          "end": report.period_end.isoformat(), "generated_at": report.generated_at.isoformat(),
-                         "text": report.text, "data": report.data})
+                         "text": report.text, "data": present_json(report.data)})
 
 
 class TaxReportView(APIView):
@@ -94,7 +95,7 @@ class TaxReportView(APIView):
         account = account_for_user(user=request.user, user_id=user_id)
         year = year_parse(request.query_params.get("year"), default=timezone.now().year)
         method = method_check(request.query_params.get("method", "fifo"))
-        return Response(to_jsonable(tax_report(account=account, year=year, method=method)))
+        return Response(present_json(tax_report(account=account, year=year, method=method)))
 
 
 class FeeStatementView(APIView):
@@ -105,4 +106,4 @@ class FeeStatementView(APIView):
         start = _date(request, "from", today.replace(day=1))
         end = _date(request, "to", today)
         span_check(start, end, max_days=settings.NIJA_REPORT_MAX_SPAN_DAYS)
-        return Response(to_jsonable(fee_statement(account=account, start=start, end=end)))
+        return Response(present_json(fee_statement(account=account, start=start, end=end)))

@@ -31,7 +31,7 @@ def test_investor_reads_own_account_only(client, investor):
     assert client.get("/api/v1/accounts/daivon_frazier/positions").json()["positions"][0]["asset"] == "BTC"
     perf = client.get("/api/v1/accounts/me/performance?period=weekly&date=2026-01-08").json()
     assert perf["metrics"]["trades"]["count"] == 0 and perf["metrics"]["trades"]["win_rate"] is None
-    assert perf["metrics"]["total_pnl"] == "-5.000000000000000000"  # the buy fee, as a string
+    assert perf["metrics"]["total_pnl"] == "-5.00"  # the buy fee, as a string in cents
     assert client.get("/api/v1/accounts/tania_gilbert/transactions").status_code == 404
     assert client.get("/api/v1/accounts/me/performance?period=yearly").json()["error"]["code"] == "invalid"
     report = report_generate(account=account, period="daily", day=dt.date(2026, 1, 5))

@@ -147,11 +147,12 @@ def test_export_transactions_json_shape(make_account):
     call_command("export_transactions", "daivon_frazier", "--json", stdout=out)
     data = json.loads(out.getvalue())
     assert set(data) == {"user_id", "transactions"} and data["user_id"] == "daivon_frazier"
-    keys = {"date", "type", "pair", "side", "size", "price", "fee", "amount", "balance_after", "note"}
+    keys = {"date", "type", "pair", "side", "size", "price", "fee", "amount", "balance_after", "note", "asset",
+            "balance_asset", "fee_asset"}  # every amount names its asset
     assert all(set(tx) == keys for tx in data["transactions"])
     deposit, buy, sell = data["transactions"]
     assert (deposit["type"], deposit["pair"], deposit["side"], deposit["balance_after"]) == (
-        "deposit", "USD", None, "10000.000000000000000000")
+        "deposit", "USD", None, "10000.00")  # USD in cents at the edge
     assert (buy["pair"], buy["side"], D(buy["size"]), D(buy["price"]), D(buy["fee"])) == (
         "BTC/USD", "buy", D("0.1"), D("50000"), D("5"))
     assert D(buy["amount"]) == D("-5005") and D(buy["balance_after"]) == D("4995")

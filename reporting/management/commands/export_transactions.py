@@ -1,8 +1,9 @@
 import csv
 
 from accounts.selectors import account_get
-from core.decimals import format_decimal, to_jsonable
+from core.decimals import format_decimal
 from core.management.base import NijaCommand, render_table
+from core.presenters import present_json
 from reporting.selectors import transactions_export
 
 FIELDS = ["date", "type", "pair", "side", "size", "price", "fee", "amount", "balance_after", "note"]
@@ -23,10 +24,10 @@ class Command(NijaCommand):
             self.write_json(data)
             return
         if opts["csv"]:
-            writer = csv.DictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n")
+            writer = csv.DictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n", extrasaction="ignore")
             writer.writeheader()
-            for tx in data["transactions"]:
-                writer.writerow({k: "" if v is None else v for k, v in to_jsonable(tx).items()})
+            for tx in present_json(data)["transactions"]:
+                writer.writerow({k: "" if v is None else v for k, v in tx.items()})
             return
         rows = [[f"{t['date']:%Y-%m-%d %H:%M}", t["type"], t["pair"], t["side"] or "", format_decimal(t["size"]),
                  format_decimal(t["price"]) if t["price"] is not None else "",

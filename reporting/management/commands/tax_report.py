@@ -2,8 +2,9 @@ import csv
 
 from accounts.selectors import account_get
 from core.dates import year_parse
-from core.decimals import format_decimal, format_money, money_round
+from core.decimals import format_decimal, format_money
 from core.management.base import NijaCommand, render_table
+from core.presenters import money_text
 from reporting.selectors import tax_report
 
 HEADER = ["asset", "quantity", "acquired", "disposed", "proceeds", "cost_basis", "fees", "gain", "holding_days",
@@ -11,7 +12,7 @@ HEADER = ["asset", "quantity", "acquired", "disposed", "proceeds", "cost_basis",
 
 
 def _money(value) -> str:
-    return format(money_round(value), "f")
+    return money_text(value, "USD")
 
 
 class Command(NijaCommand):
