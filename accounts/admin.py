@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.template.response import TemplateResponse
 from django.utils.html import format_html_join
 
 from compliance.models import Communication
@@ -8,11 +9,12 @@ from core.admin import ACCOUNT_PAGE_SECTIONS
 from core.admin_actions import reason_action
 from core.errors import ApplicationError
 
-from .models import Account, RiskProfile
+from .models import Account, ApiToken, RiskProfile
 from .risk import risk_values_clean
 from .selectors import account_by_id, account_master
 from .services import (
     ACCOUNT_EDITABLE_FIELDS,
+    API_TOKEN_MAX_DAYS,
     account_onboard,
     account_reactivate,
     account_suspend,
@@ -20,6 +22,8 @@ from .services import (
     account_trading_enable,
     account_update,
     portal_invitation_send,
+    api_token_create,
+    api_token_revoke,
     risk_profile_update,
 )
 
@@ -191,3 +195,86 @@ class AccountAdmin(admin.ModelAdmin):
                         changes={k: inline_form.cleaned_data[k] for k in inline_form.changed_data},
                     )
                     formset.changed_objects.append((inline_form.instance, inline_form.changed_data))
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    expires_days = forms.IntegerField(min_value=1, max_value=API_TOKEN_MAX_DAYS, initial=90, required=False,
+                                      help_text="Empty: never expires (revoke it when done).")
+
+    class Meta:
+        model = ApiToken
+        fields = ("user", "name")
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_user(self):
+        # A token acts as its user: an operator may make one for themselves or for an investor
+        # login, never for another staff member (that would be acting as them).
+        user = self.cleaned_data["user"]
+        me = self.request.user
+        if user.pk != me.pk and user.is_staff and not me.is_superuser:
+            raise forms.ValidationError("Only a superuser may create a token for another staff member.")
+        if not user.is_active:
+            raise forms.ValidationError("This login is inactive.")
+        return user
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created here or by `api_token_create`, shown once, and revoked by the action;
+    only the digest is stored, so no page can show a token again."""
+
+    list_display = ("name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "user__username", "prefix")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "name", "prefix", "created_at", "created_by", "expires_at", "last_used_at",
+                       "revoked_at")
+    actions = [reason_action(name="revoke_tokens", description="Revoke", service=api_token_revoke,
+                             permission="change", reason_required=False,
+                             service_kwargs=lambda token: {"token": token})]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoked, never deleted: the audit trail names them
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs.update(form=ApiTokenAddForm, fields=None)
+            form = super().get_form(request, obj, change=change, **kwargs)
+
+            class RequestForm(form):
+                def __init__(self, *args, **kw):
+                    super().__init__(*args, request=request, **kw)
+
+            return RequestForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["user", "name", "expires_days"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # every field is read-only; revoking is the action
+        data = form.cleaned_data
+        token, text = api_token_create(actor=request.user, user=data["user"], name=data["name"],
+                                       expires_days=data.get("expires_days"))
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        request.nija_new_token = text  # for response_add only: never a message (messages live in a cookie)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        text = getattr(request, "nija_new_token", None)
+        if text is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {**self.admin_site.each_context(request), "title": "API token created", "token": obj,
+                   "token_text": text, "opts": self.model._meta}
+        response = TemplateResponse(request, "admin/nija/api_token_created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,3 +1,4 @@
+import hashlib
 import zoneinfo
 from decimal import Decimal
 
@@ -155,3 +156,34 @@ RISK_PROFILE_FIELDS = (
     "blocked_instruments", "leverage_limit", "stop_loss_required", "stop_loss_pct", "max_slippage_pct",
     "min_balance_to_copy", "low_balance_alert",
 )
+
+
+def api_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A personal access token for programs calling the API. Only the SHA-256 digest of the token is
+    stored (the token is 256 random bits, so a plain digest cannot be guessed back); the token
+    itself is shown once, when created. It acts as its user, read-only."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="what the token is for, e.g. 'nightly export'")
+    prefix = models.CharField(max_length=16, editable=False, help_text="the token's first characters, to recognise it")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="empty: never expires")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    def snapshot(self) -> dict:
+        return {"user": str(self.user), "name": self.name, "prefix": self.prefix, "expires_at": self.expires_at,
+                "revoked_at": self.revoked_at}

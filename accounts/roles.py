@@ -10,6 +10,8 @@ OPERATOR_PERMISSIONS = [
     "accounts.change_account",
     "accounts.change_trading_state",
     "accounts.change_riskprofile",
+    "accounts.add_apitoken",
+    "accounts.change_apitoken",
     "copytrading.change_engine_mode",
     "compliance.add_communication",
     "reporting.add_ledgerentry",

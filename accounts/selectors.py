@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from core.errors import ApplicationError
 
-from .models import USER_ID_PATTERN, Account
+from .models import USER_ID_PATTERN, Account, ApiToken, api_token_digest
 
 USER_ID_RE = re.compile(USER_ID_PATTERN)
 
@@ -75,6 +77,15 @@ def accounts_in(*, ids) -> QuerySet[Account]:
     return Account.objects.select_related("risk_profile").filter(pk__in=ids).order_by("user_id")
 
 
+ACCOUNT_REF_COLUMNS = ("pk", "user_id", "full_name", "kind", "status", "account_type", "tier", "trading_enabled")
+
+
+def account_rows_in(*, ids) -> list[dict]:
+    """These accounts (a list of ids or a subquery of them) as plain rows of ACCOUNT_REF_COLUMNS,
+    by user_id: for lists over thousands of accounts, where model instances cost most of the time."""
+    return list(Account.objects.filter(pk__in=ids).order_by("user_id").values(*ACCOUNT_REF_COLUMNS))
+
+
 def accounts_copy_followers() -> QuerySet[Account]:
     """The accounts the engine copies to: USER accounts, ACTIVE, trading on."""
     return Account.objects.filter(kind=Account.Kind.USER, status=Account.Status.ACTIVE, trading_enabled=True)
@@ -105,3 +116,29 @@ def accounts_with_portal_login_by_email(*, email: str) -> list[Account]:
     return list(Account.objects.select_related("portal_user").filter(
         kind=Account.Kind.USER, email__iexact=email, portal_user__isnull=False, portal_user__is_active=True,
         portal_user__is_staff=False))
+
+
+def api_token_valid(*, token: str) -> ApiToken | None:
+    """The live token with this text (not revoked, not expired, its user active), or None."""
+    return (ApiToken.objects.select_related("user").filter(digest=api_token_digest(token), revoked_at__isnull=True,
+                                                           user__is_active=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).first())
+
+
+def api_tokens_of(*, user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def login_user_get(*, username: str):
+    """The Django login with this username, or ApplicationError(code="not_found")."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ApplicationError(f"no user with username {username!r}", code="not_found")
+    return user
+
+
+def api_token_get(*, token_id: int) -> ApiToken:
+    token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
+    if token is None:
+        raise ApplicationError(f"no API token with id {token_id}", code="not_found")
+    return token

@@ -3,6 +3,8 @@ checks the transition first so a refused change writes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -12,6 +14,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from compliance.services import (
     audit_event_record,
@@ -24,7 +28,15 @@ from core.decimals import decimal_for_field, to_decimal
 from core.errors import ApplicationError
 from core.validation import model_values_check
 
-from .models import RESERVED_USER_IDS, Account, RiskProfile, time_zone_validate, user_id_validator
+from .models import (
+    RESERVED_USER_IDS,
+    Account,
+    ApiToken,
+    RiskProfile,
+    api_token_digest,
+    time_zone_validate,
+    user_id_validator,
+)
 from .portal_links import (
     INVITATION_KIND,
     LINK_PLACEHOLDER,
@@ -302,3 +314,51 @@ def portal_password_set(*, account: Account, how: str) -> None:
     """Record that the investor set a new portal password (`how`: invitation, reset or change)."""
     audit_event_record(actor=account.portal_user, action="PORTAL_PASSWORD_SET", target_type="account",
                        target_id=account.user_id, reason=how)
+
+
+API_TOKEN_PREFIX = "nija_"
+API_TOKEN_MAX_DAYS = 3650
+API_TOKEN_TOUCH_SECONDS = 60  # last-used time is kept to the minute: no write on every request
+
+
+def api_token_create(*, actor: Actor, user, name: str, expires_days: int | None = 90) -> tuple[ApiToken, str]:
+    """A new token for `user`: the row (digest only) and the token text, which is never stored and
+    cannot be shown again. `expires_days=None` never expires."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ApplicationError("a token needs a name of 1 to 100 characters")
+    if expires_days is not None and not 1 <= expires_days <= API_TOKEN_MAX_DAYS:
+        raise ApplicationError(f"expires_days must be between 1 and {API_TOKEN_MAX_DAYS}")
+    if not user.is_active:
+        raise ApplicationError(f"user {user} is inactive")
+    text = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = timezone.now() + dt.timedelta(days=expires_days) if expires_days else None
+    with transaction.atomic():
+        token = ApiToken.objects.create(user=user, name=name, prefix=text[:12], digest=api_token_digest(text),
+                                        created_by=str(actor or "system")[:150], expires_at=expires_at)
+        audit_event_record(actor=actor, action="API_TOKEN_CREATE", target_type="api_token", target_id=str(token.pk),
+                           after=token.snapshot())
+    return token, text
+
+
+def api_token_revoke(*, actor: Actor, token: ApiToken, reason: str = "") -> ApiToken:
+    """Revoke at once (a revoked token is refused from its next request). Revoking twice changes nothing."""
+    with transaction.atomic():
+        locked = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+        if locked.revoked_at is not None:
+            return locked
+        before = locked.snapshot()
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        audit_event_record(actor=actor, action="API_TOKEN_REVOKE", target_type="api_token", target_id=str(locked.pk),
+                           reason=reason, before=before, after=locked.snapshot())
+    return locked
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    """Record the token's use, at most once per API_TOKEN_TOUCH_SECONDS."""
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=API_TOKEN_TOUCH_SECONDS)
+    if token.last_used_at is None or token.last_used_at < stale:
+        ApiToken.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=token.pk).update(
+            last_used_at=now)

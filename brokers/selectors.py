@@ -14,7 +14,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.choices import AccountKind, AccountStatus
-from accounts.selectors import accounts_in
+from accounts.selectors import account_rows_in
 from core.decimals import money_round
 
 from .models import BalanceSnapshot, BrokerCredential
@@ -45,9 +45,27 @@ class VenueBalance:
         return self.usd is not None
 
 
+@dataclass(frozen=True)
+class AccountRef:
+    """What the balance views need of an account, read as plain values: building thousands of
+    model instances (with their risk profiles) costs more than the balance rows themselves."""
+    pk: int
+    user_id: str
+    full_name: str
+    kind: str
+    status: str
+    account_type: str
+    tier: str
+    trading_enabled: bool
+
+    @property
+    def is_master(self) -> bool:
+        return self.kind == AccountKind.MASTER
+
+
 @dataclass
 class AccountBalances:
-    account: Account
+    account: Account | AccountRef
     venues: dict[str, VenueBalance]
 
     @property
@@ -179,7 +197,7 @@ def credentials_stale(*, max_age_seconds: int, account_ids: list[int] | None = N
     return [c for c in qs if c.pk not in fresh]
 
 
-def _balances(accounts: list[Account]) -> dict[int, AccountBalances]:
+def _balances(accounts: list[Account] | list[AccountRef]) -> dict[int, AccountBalances]:
     result = {a.pk: AccountBalances(account=a, venues={}) for a in accounts}
     rows = (
         BalanceSnapshot.objects.filter(_active_credentials(), account_id__in=list(result))
@@ -223,14 +241,14 @@ def _balances(accounts: list[Account]) -> dict[int, AccountBalances]:
     return result
 
 
-def _accounts_with_credentials(user_id: str | None = None) -> list[Account]:
+def _accounts_with_credentials(user_id: str | None = None) -> list[AccountRef]:
     owners = BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
         account__status=AccountStatus.INACTIVE
     )
     if user_id:
         owners = (owners.filter(account__user_id=user_id) if user_id != "master"
                   else owners.filter(account__kind=AccountKind.MASTER))
-    return list(accounts_in(ids=owners.values("account_id")))
+    return [AccountRef(**row) for row in account_rows_in(ids=owners.values("account_id"))]
 
 
 def balances_all(*, user_id: str | None = None) -> list[AccountBalances]:
@@ -283,12 +301,10 @@ def balance_report(*, user_id: str | None = None) -> dict:
             report_balances["master"] = figures
         elif figures:
             report_balances["users"][entry.account.user_id] = figures
-        for venue in entry.unavailable:
-            unavailable.append({
-                "account": entry.account.user_id, "venue": venue.venue, "error": venue.error,
-                "last_good": money_round(venue.last_good) if venue.last_good is not None else None,
-                "last_good_at": venue.last_good_at,
-            })
+        for row in _unavailable_rows(entry):
+            last_good = row["last_good"]
+            unavailable.append({"account": entry.account.user_id, **row,
+                                "last_good": money_round(last_good) if last_good is not None else None})
     return {
         "timestamp": timezone.now(),
         "balances": report_balances,
@@ -305,3 +321,33 @@ def audit_account_ids_batch(*, after_id: int = 0, limit: int) -> list[int]:
         .exclude(account__status=AccountStatus.INACTIVE)
         .order_by("account_id").values_list("account_id", flat=True).distinct()[:limit]
     )
+
+
+def _unavailable_rows(entry: AccountBalances) -> list[dict]:
+    return [{"venue": v.venue, "error": v.error, "last_good": v.last_good, "last_good_at": v.last_good_at}
+            for v in entry.unavailable]
+
+
+def balance_users_summary() -> dict:
+    """The users' balance summary as the balance guide documents it for `GET /api/users` (Decimals
+    here; the API rounds them): the `balance_summary` totals, and every user with their available
+    venues and, listed apart and never counted, the unavailable ones. Highest total first; a user
+    with no available venue has no total (null) and comes last."""
+    balances = balances_all()
+    summary = balance_summary(balances=balances)
+    users = [b for b in balances if not b.account.is_master]
+    users.sort(key=lambda b: (not b.has_figures, -b.total_usd, b.account.user_id))
+    return {
+        "generated_at": timezone.now(),
+        "currency": "USD",
+        "user_count": summary["user_count"],
+        "total_capital": summary["total_user_capital"],
+        "average_balance": summary["average_per_user"],
+        "master_total": summary["master_total"],
+        "users": [{
+            "user_id": b.account.user_id,
+            "total": b.total_usd if b.has_figures else None,
+            "brokers": {v.venue: v.usd for v in b.venues.values() if v.available},
+            "unavailable": _unavailable_rows(b),
+        } for b in users],
+    }

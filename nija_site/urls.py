@@ -1,18 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from brokers.api.views import UsersSummaryAliasView
 from core.views import healthz
 
 api_v1 = [
     path("", include("copytrading.api.urls")),
     path("", include("reporting.api.urls")),
+    path("", include("brokers.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("api/users", UsersSummaryAliasView.as_view(), name="users-balance-summary-alias"),  # the balance guide's URL
     path("", include("portal.urls")),
 ]

@@ -31,12 +31,3 @@ class SignalOutputSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True, help_text="why an EXPIRED signal is not copied")
     copy_orders = CopyOrderCountsSerializer()
 
-
-class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.CharField(), required=False)
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorBodySerializer()

@@ -20,12 +20,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ErrorSerializer
 from core.errors import ApplicationError
 
 from ..models import MasterSignal
 from ..selectors import signal_outcome, signal_planning_state
 from ..services import signal_plan_enqueue, signal_receive
-from .serializers import ErrorSerializer, SignalInputSerializer, SignalOutputSerializer
+from .serializers import SignalInputSerializer, SignalOutputSerializer
 
 logger = logging.getLogger("nija.copytrading")
 

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "core",
     "compliance",
@@ -107,6 +108,8 @@ LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # A token first: a caller without credentials then gets 401 with WWW-Authenticate: Bearer.
+        "accounts.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -115,8 +118,16 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
 }
 # The schema maps every endpoint and parameter: signed-in users only.
-SPECTACULAR_SETTINGS = {"TITLE": "NIJA back office API", "VERSION": "1",
-                        "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"]}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "NIJA back office API", "VERSION": "1",
+    "DESCRIPTION": ("Read-only. Money is a string rounded to the cent (USD unless a currency says otherwise); "
+                    "times are ISO 8601 UTC; every error is {\"error\": {\"code\", \"message\", \"fields\"?}}."),
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The docs page's Swagger UI comes from the installed sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # --- Celery -------------------------------------------------------------------------------
 # REDIS_URL selects Redis. Without it the embedded mode uses kombu's filesystem transport, so a

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import error_responses
 from core.dates import day_bounded, day_parse, span_check, year_parse
 from core.errors import ApplicationError
 from core.presenters import present_json
@@ -32,20 +33,22 @@ from ..selectors import (
     transactions_export,
 )
 
+RESPONSES = {200: OpenApiTypes.OBJECT, **error_responses(400, 401, 403, 404)}
+
 
 def _date(request: Request, name: str, default: dt.date) -> dt.date:
     return day_bounded(day_parse(request.query_params.get(name), name=name, default=default), name=name)
 
 
 class TransactionsView(APIView):
-    @extend_schema(operation_id="reporting_transactions", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="reporting_transactions", responses=RESPONSES)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         return Response(present_json(transactions_export(account=account)))
 
 
 class PositionsView(APIView):
-    @extend_schema(operation_id="reporting_positions", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="reporting_positions", responses=RESPONSES)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         method = method_check(request.query_params.get("method", "fifo"))
@@ -54,7 +57,7 @@ class PositionsView(APIView):
 
 
 class PerformanceView(APIView):
-    @extend_schema(operation_id="reporting_performance", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="reporting_performance", responses=RESPONSES)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         period = request.query_params.get("period", "daily")
@@ -68,7 +71,7 @@ class PerformanceView(APIView):
 
 
 class ReportListView(APIView):
-    @extend_schema(operation_id="reporting_reports_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="reporting_reports_list", responses=RESPONSES)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         reports = reports_for_account(account=account, limit=200)
@@ -78,7 +81,7 @@ class ReportListView(APIView):
 
 
 class ReportDetailView(APIView):
-    @extend_schema(operation_id="reporting_report_detail", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="reporting_report_detail", responses=RESPONSES)
     def get(self, request: Request, user_id: str, report_id: int) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         report = report_get(report_id=report_id, account=account)
@@ -90,7 +93,7 @@ class ReportDetailView(APIView):
 
 
 class TaxReportView(APIView):
-    @extend_schema(operation_id="reporting_tax_report", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="reporting_tax_report", responses=RESPONSES)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         year = year_parse(request.query_params.get("year"), default=timezone.now().year)
@@ -99,7 +102,7 @@ class TaxReportView(APIView):
 
 
 class FeeStatementView(APIView):
-    @extend_schema(operation_id="reporting_fee_statement", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="reporting_fee_statement", responses=RESPONSES)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         today = timezone.now().date()

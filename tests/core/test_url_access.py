@@ -70,7 +70,8 @@ def two_investors(make_account):
 def test_every_url_is_enumerated():
     routes = set(_routes())
     assert len(routes) > 150  # the admin's model pages are in: a broken walk would find few
-    assert {"healthz", "api/v1/accounts/<str:user_id>/positions", "portal/", "admin/balances/"} <= routes
+    assert {"healthz", "api/v1/accounts/<str:user_id>/positions", "portal/", "admin/balances/", "api/v1/users",
+            "api/users", "api/v1/docs/", "admin/accounts/apitoken/add/"} <= routes
 
 
 def test_anonymous_callers_are_denied_everywhere_but_the_public_urls(client, two_investors):
@@ -115,7 +116,7 @@ def test_an_investor_cannot_reach_another_investors_anything(client, two_investo
                     if response.status_code == 302:
                         assert "/admin/login/" in response["Location"]
                     continue
-                if route in ("portal/", "api/v1/schema/") and method == "get" and "<" not in route:
+                if route in ("portal/", "api/v1/schema/", "api/v1/docs/") and method == "get" and "<" not in route:
                     assert response.status_code == 200 and b_account.user_id not in body
                     continue
                 if method == "get" and "<str:user_id>" not in route and "<int:report_id>" not in route:
@@ -143,3 +144,39 @@ def test_a_viewer_is_denied_every_operator_write_in_the_admin(client, two_invest
     assert _table_counts() == before
     b_account.refresh_from_db()
     assert b_account.full_name != "changed by a viewer"
+
+
+# Signed-in, any login: the schema and the docs page. Everything else under /api/ that is not an
+# investor's own account (`<user_id>`) nor public is a staff endpoint.
+ANY_LOGIN_API = {"api/v1/schema/", "api/v1/docs/"}
+
+
+def _staff_api_routes() -> list[str]:
+    return sorted(r for r in set(_routes()) if r.startswith("api/") and r not in PUBLIC | ANY_LOGIN_API
+                  and "<str:user_id>" not in r)
+
+
+def test_an_investor_is_refused_every_staff_endpoint(client, two_investors):
+    a_user, _, _ = two_investors["daivon"]
+    _, b_account, b_report = two_investors["tania"]
+    client.force_login(a_user)
+    routes = _staff_api_routes()
+    assert {"api/v1/users", "api/users"} <= set(routes)
+    for route in routes:
+        url = _fill(route, {"report_id": str(b_report.pk), "object_id": str(b_account.pk)})
+        response = client.get(url)
+        assert response.status_code in (403, 404), (url, response.status_code)
+        assert response.json()["error"]["code"] in ("permission_denied", "not_found")
+        assert b_account.user_id not in response.content.decode()
+
+
+def test_a_viewer_reads_every_staff_endpoint_and_the_docs(client, two_investors):
+    _, b_account, b_report = two_investors["tania"]
+    viewer = User.objects.create_user("vera", password="pw-url-test", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="viewer"))
+    client.force_login(viewer)
+    for route in _staff_api_routes() + sorted(ANY_LOGIN_API):
+        url = _fill(route, {"user_id": b_account.user_id, "report_id": str(b_report.pk),
+                            "object_id": str(b_account.pk)})
+        response = client.get(url)
+        assert response.status_code in (200, 404), (url, response.status_code)

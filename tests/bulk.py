@@ -1,0 +1,55 @@
+"""A book of many accounts written with bulk inserts, for query-count tests and bench/api.py: the
+setup is not what they measure, so it skips the per-row services (which the other tests cover)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, RiskProfile
+from brokers import crypto
+from brokers.models import BalanceSnapshot, BrokerCredential
+
+TIERS = list(Account.Tier.values)
+
+
+def book_bulk_create(*, accounts: int, prefix: str = "bulk", unavailable_every: int = 0) -> list[int]:
+    """`accounts` ACTIVE USER accounts, each with a PAPER credential whose latest good reading holds
+    USD and BTC; every `unavailable_every`-th account's latest fetch failed (its venue unavailable,
+    with that last good reading). Returns the account ids."""
+    now = timezone.now()
+    earlier = now - dt.timedelta(minutes=10)
+    with transaction.atomic():
+        Account.objects.bulk_create([
+            Account(user_id=f"{prefix}_{n:05d}", full_name=f"{prefix.title()} User {n}",
+                    email=f"{prefix}{n}@example.com",
+                    status=Account.Status.ACTIVE, trading_enabled=True, tier=TIERS[n % len(TIERS)],
+                    account_type=Account.AccountType.INVESTOR if n % 3 == 0 else Account.AccountType.RETAIL)
+            for n in range(accounts)
+        ])
+        rows = list(Account.objects.filter(user_id__startswith=f"{prefix}_").order_by("pk"))
+        RiskProfile.objects.bulk_create([RiskProfile(account=a, max_position_notional=Decimal("1000")) for a in rows])
+        key, secret = crypto.encrypt(f"{prefix}-bulk-key-0000"), crypto.encrypt(f"{prefix}-bulk-secret")
+        BrokerCredential.objects.bulk_create([
+            BrokerCredential(account=a, venue="paper", is_paper=True, api_key_encrypted=key,
+                             api_secret_encrypted=secret, hint="0000") for a in rows
+        ])
+        credentials = {c.account_id: c for c in BrokerCredential.objects.filter(account__in=rows)}
+        snapshots = []
+        for n, account in enumerate(rows):
+            credential = credentials[account.pk]
+            failed = bool(unavailable_every) and n % unavailable_every == 0
+            usd = Decimal(1000 + n)
+            for asset, total, value in (("USD", usd, usd), ("BTC", Decimal("0.01"), Decimal("500"))):
+                snapshots.append(BalanceSnapshot(
+                    account=account, credential=credential, venue="paper", asset=asset, free=total, total=total,
+                    usd_value=value, fetched_at=earlier if failed else now, is_latest=not failed, is_latest_ok=True))
+            if failed:
+                snapshots.append(BalanceSnapshot(
+                    account=account, credential=credential, venue="paper", fetched_at=now,
+                    status=BalanceSnapshot.Status.FAILED, error="RateLimitedError: slow down", is_latest=True))
+        BalanceSnapshot.objects.bulk_create(snapshots)
+    return [a.pk for a in rows]
