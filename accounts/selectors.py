@@ -43,6 +43,21 @@ def account_list(*, status: str | None = None, kind: str | None = None) -> Query
     return qs
 
 
+def accounts_filtered(*, status: str | None = None, kind: str | None = None, account_type: str | None = None,
+                      tier: str | None = None, trading_enabled: bool | None = None,
+                      search: str | None = None) -> QuerySet[Account]:
+    """The registry filtered as the staff list and dashboard offer it (values already validated by
+    the caller's form or serializer); `search` matches user id, name or e-mail. Unordered: the
+    caller's paginator orders it."""
+    qs = Account.objects.select_related("risk_profile")
+    exact = {"status": status, "kind": kind, "account_type": account_type, "tier": tier,
+             "trading_enabled": trading_enabled}
+    qs = qs.filter(**{k: v for k, v in exact.items() if v is not None})
+    if search:
+        qs = qs.filter(Q(user_id__icontains=search) | Q(full_name__icontains=search) | Q(email__icontains=search))
+    return qs
+
+
 def account_master() -> Account | None:
     return Account.objects.filter(kind=Account.Kind.MASTER).first()
 
@@ -80,10 +95,19 @@ def accounts_in(*, ids) -> QuerySet[Account]:
 ACCOUNT_REF_COLUMNS = ("pk", "user_id", "full_name", "kind", "status", "account_type", "tier", "trading_enabled")
 
 
+def account_rows(*, ids, search: str | None = None) -> QuerySet:
+    """These accounts (a list of ids or a subquery of them) as a values queryset of plain rows of
+    ACCOUNT_REF_COLUMNS, unordered (a paginator orders it); `search` as in `accounts_filtered`."""
+    qs = Account.objects.filter(pk__in=ids)
+    if search:
+        qs = qs.filter(Q(user_id__icontains=search) | Q(full_name__icontains=search) | Q(email__icontains=search))
+    return qs.values(*ACCOUNT_REF_COLUMNS)
+
+
 def account_rows_in(*, ids) -> list[dict]:
-    """These accounts (a list of ids or a subquery of them) as plain rows of ACCOUNT_REF_COLUMNS,
-    by user_id: for lists over thousands of accounts, where model instances cost most of the time."""
-    return list(Account.objects.filter(pk__in=ids).order_by("user_id").values(*ACCOUNT_REF_COLUMNS))
+    """These accounts as plain rows, by user_id: for lists over thousands of accounts, where model
+    instances cost most of the time."""
+    return list(account_rows(ids=ids).order_by("user_id"))
 
 
 def accounts_copy_followers() -> QuerySet[Account]:

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.choices import AccountKind, AccountStatus
-from accounts.selectors import account_rows_in
+from accounts.selectors import account_rows, account_rows_in
 from core.decimals import money_round
 
-from .models import BalanceSnapshot, BrokerCredential
+from .models import Alert, BalanceSnapshot, BrokerCredential
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -259,6 +259,44 @@ def balances_all(*, user_id: str | None = None) -> list[AccountBalances]:
     users = sorted((b for b in by_id.values() if not b.account.is_master),
                    key=lambda b: (-b.total_usd, b.account.user_id))
     return master + users
+
+
+def balance_account_rows(*, unavailable_only: bool = False, venue: str | None = None,
+                         search: str | None = None) -> QuerySet:
+    """The accounts the balance views cover (an active credential, not INACTIVE) as a values
+    queryset of AccountRef rows, for a paginator; `unavailable_only` keeps those with a venue whose
+    latest fetch failed, `venue` those with a credential there."""
+    owners = BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
+        account__status=AccountStatus.INACTIVE)
+    if venue:
+        owners = owners.filter(venue=venue)
+    ids = owners.values("account_id")
+    if unavailable_only:
+        failed = BalanceSnapshot.objects.filter(_active_credentials(), is_latest=True,
+                                                status=BalanceSnapshot.Status.FAILED)
+        ids = failed.filter(account_id__in=ids).values("account_id")
+    return account_rows(ids=ids, search=search)
+
+
+def balances_of(*, account_rows: list[dict]) -> list[AccountBalances]:
+    """Balances of these accounts (rows of `balance_account_rows`), in the rows' order."""
+    refs = [AccountRef(**row) for row in account_rows]
+    by_id = _balances(refs)
+    return [by_id[ref.pk] for ref in refs]
+
+
+def alerts_filtered(*, status: str | None = None, kind: str | None = None,
+                    user_id: str | None = None) -> QuerySet[Alert]:
+    """Alerts with their account's user id, unordered (a paginator orders them)."""
+    qs = Alert.objects.select_related("account")
+    exact = {"status": status, "kind": kind, "account__user_id": user_id}
+    return qs.filter(**{k: v for k, v in exact.items() if v is not None})
+
+
+def alert_open_counts() -> dict[str, int]:
+    """Open alerts by kind (the dashboard's header strip)."""
+    rows = Alert.objects.filter(status=Alert.Status.OPEN).values("kind").annotate(n=Count("id")).order_by("kind")
+    return {row["kind"]: row["n"] for row in rows}
 
 
 def balance_user_by_venue(*, account: Account) -> AccountBalances:

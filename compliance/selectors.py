@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 
 from django.db.models import QuerySet
@@ -73,3 +74,17 @@ def communications_for_account(*, account) -> QuerySet[Communication]:
     """What was sent to the account holder (outbound, every channel but internal notes), newest first."""
     return (Communication.objects.filter(account=account, direction=Communication.Direction.OUTBOUND)
             .exclude(channel=Communication.Channel.INTERNAL).order_by("-created_at", "-id"))
+
+
+def audit_events_filtered(*, action: str | None = None, actor: str | None = None, target_type: str | None = None,
+                          target_id: str | None = None, since: dt.date | None = None,
+                          until: dt.date | None = None) -> QuerySet[AuditEvent]:
+    """Audit events for the staff list, unordered (a paginator orders them by seq); UTC days, inclusive."""
+    qs = AuditEvent.objects.all()
+    exact = {"action": action, "actor": actor, "target_type": target_type, "target_id": target_id}
+    qs = qs.filter(**{k: v for k, v in exact.items() if v is not None})
+    if since:
+        qs = qs.filter(created_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC))
+    if until:
+        qs = qs.filter(created_at__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC))
+    return qs

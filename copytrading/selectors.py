@@ -191,3 +191,52 @@ def signal_planning_state(signal: MasterSignal, *, queued: bool | None = None) -
     if queued is False:
         return "accepted, planning queued"  # broker down: the pending-signal sweep plans it
     return "queued"
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def signals_filtered(*, status: str | None = None, symbol: str | None = None, mode: str | None = None,
+                     since: dt.date | None = None, until: dt.date | None = None) -> QuerySet[MasterSignal]:
+    """Master signals for the staff list, unordered (a paginator orders them); days are UTC and
+    inclusive, on the time the signal was received."""
+    qs = MasterSignal.objects.all()
+    exact = {"status": status, "symbol": symbol, "mode": mode}
+    qs = qs.filter(**{k: v for k, v in exact.items() if v is not None})
+    if since:
+        qs = qs.filter(received_at__gte=_day_start(since))
+    if until:
+        qs = qs.filter(received_at__lt=_day_start(until + dt.timedelta(days=1)))
+    return qs
+
+
+def signal_status_counts(*, signal_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Copy orders per signal and status, for a page of signals in one query."""
+    counts: dict[int, dict[str, int]] = {pk: {} for pk in signal_ids}
+    rows = (CopyOrder.objects.filter(signal_id__in=signal_ids).values("signal_id", "status")
+            .annotate(n=Count("id")).order_by())
+    for row in rows:
+        counts[row["signal_id"]][row["status"]] = row["n"]
+    return counts
+
+
+def signal_find(*, signal_id: int) -> MasterSignal | None:
+    return MasterSignal.objects.filter(pk=signal_id).first()
+
+
+def copy_orders_filtered(*, signal_id: int | None = None, status: str | None = None, reason: str | None = None,
+                         user_id: str | None = None, missed_only: bool = False,
+                         since: dt.date | None = None, until: dt.date | None = None) -> QuerySet[CopyOrder]:
+    """Copy orders with their account's user id, unordered (a paginator orders them);
+    `missed_only` keeps the copies that did not reach their account (MISSED_STATUSES)."""
+    qs = CopyOrder.objects.select_related("account")
+    if missed_only:
+        qs = qs.filter(status__in=MISSED_STATUSES)
+    exact = {"signal_id": signal_id, "status": status, "reason": reason, "account__user_id": user_id}
+    qs = qs.filter(**{k: v for k, v in exact.items() if v is not None})
+    if since:
+        qs = qs.filter(created_at__gte=_day_start(since))
+    if until:
+        qs = qs.filter(created_at__lt=_day_start(until + dt.timedelta(days=1)))
+    return qs

@@ -5,12 +5,15 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, permissions, serializers, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from rest_framework import exceptions, generics, permissions, serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .dates import day_bounded
+from .decimals import format_decimal
 from .errors import ApplicationError
 
 
@@ -86,3 +89,64 @@ def error_responses(*statuses: int) -> dict:
 
 
 ERROR_RESPONSES = error_responses(401, 403)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "0.015", "nullable": True})
+class ExactDecimalField(serializers.Field):
+    """A quantity, price, rate or percentage: the exact Decimal as a string, without trailing zeros
+    (no rounding: it is not money to present)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return None if value is None else format_decimal(value)
+
+
+class StaffCursorPagination(CursorPagination):
+    """Lists that grow (signals, orders, alerts, audit events): a cursor keeps pages stable while
+    rows are added, and costs the same at page 1 and page 1,000."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-id"
+
+
+class StaffListView(generics.ListAPIView):
+    """A paginated staff list: `filter_serializer_class` validates the query parameters (a bad one
+    is a 400 naming it), `rows(filters)` asks the owning app's selector for the queryset."""
+
+    permission_classes = [StaffPermission]
+    pagination_class = StaffCursorPagination
+    staff_permission = ""
+    filter_serializer_class: type[serializers.Serializer] | None = None
+
+    def filters(self) -> dict:
+        if self.filter_serializer_class is None:
+            return {}
+        params = self.filter_serializer_class(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return {k: v for k, v in params.validated_data.items() if v not in (None, "")}
+
+    def rows(self, filters: dict):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        return self.rows(self.filters())
+
+
+class DayField(serializers.DateField):
+    """A YYYY-MM-DD query parameter between 2000-01-01 and today (UTC), as the reports take days."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(input_formats=["%Y-%m-%d"], **kwargs)
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        try:
+            return day_bounded(day, name=self.field_name)
+        except ApplicationError as exc:
+            raise serializers.ValidationError(exc.message) from None

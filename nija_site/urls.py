@@ -9,6 +9,8 @@ api_v1 = [
     path("", include("copytrading.api.urls")),
     path("", include("reporting.api.urls")),
     path("", include("brokers.api.urls")),
+    path("", include("accounts.api.urls")),
+    path("", include("compliance.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from accounts.models import Account, RiskProfile
 from brokers import crypto
-from brokers.models import BalanceSnapshot, BrokerCredential
+from brokers.models import Alert, BalanceSnapshot, BrokerCredential
+from compliance.services import audit_event_record
+from copytrading.models import CopyOrder, MasterSignal, SkipReason
 
 TIERS = list(Account.Tier.values)
 
@@ -53,3 +55,36 @@ def book_bulk_create(*, accounts: int, prefix: str = "bulk", unavailable_every: 
                     status=BalanceSnapshot.Status.FAILED, error="RateLimitedError: slow down", is_latest=True))
         BalanceSnapshot.objects.bulk_create(snapshots)
     return [a.pk for a in rows]
+
+
+def activity_bulk_create(*, account_ids: list[int], prefix: str = "bulk") -> None:
+    """For each account: one master signal copied to it (odd accounts FILLED, even ones SKIPPED
+    below the exchange minimum), one open BALANCE_LOW alert, and one audit event (through the
+    audit service, so the chain stays valid)."""
+    now = timezone.now()
+    with transaction.atomic():
+        MasterSignal.objects.bulk_create([
+            MasterSignal(source=MasterSignal.Source.MANUAL, source_id=f"{prefix}-{n}", venue="paper", symbol="BTC/USD",
+                         side=MasterSignal.Side.BUY, amount=Decimal("0.01"), price=Decimal("50000"), executed_at=now,
+                         mode="OBSERVE", status=MasterSignal.Status.COMPLETED, planned_at=now)
+            for n in range(len(account_ids))
+        ])
+        signals = list(MasterSignal.objects.filter(source_id__startswith=f"{prefix}-").order_by("pk"))
+        orders = []
+        for n, (signal, account_id) in enumerate(zip(signals, account_ids, strict=True)):
+            filled = n % 2 == 1
+            orders.append(CopyOrder(
+                signal=signal, account_id=account_id, venue="paper", symbol="BTC/USD", side="buy",
+                quantity=Decimal("0.002"), notional=Decimal("100"), client_order_id=f"{prefix}-{n}-copy",
+                status=CopyOrder.Status.FILLED if filled else CopyOrder.Status.SKIPPED,
+                reason="" if filled else SkipReason.BELOW_EXCHANGE_MINIMUM,
+                filled_quantity=Decimal("0.002") if filled else None,
+                average_price=Decimal("50000") if filled else None,
+                cost=Decimal("100") if filled else None))
+        CopyOrder.objects.bulk_create(orders)
+        Alert.objects.bulk_create([
+            Alert(account_id=a, kind=Alert.Kind.BALANCE_LOW, message="balance below $50.00", last_seen_at=now)
+            for a in account_ids
+        ])
+        for account_id in account_ids:
+            audit_event_record(actor="test", action="BULK_SETUP", target_type="account", target_id=str(account_id))

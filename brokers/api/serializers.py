@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import MoneyField
+from core.api import ExactDecimalField, MoneyField
+
+from ..models import Alert
 
 
 class UnavailableVenueSerializer(serializers.Serializer):
@@ -29,3 +32,61 @@ class UsersSummarySerializer(serializers.Serializer):
     average_balance = MoneyField(allow_null=True, help_text="total_capital / user_count; null with no user")
     master_total = MoneyField(allow_null=True, help_text="the MASTER account's total; null when unavailable")
     users = UserBalanceSerializer(many=True, help_text="highest total first; users with no figure last")
+
+
+class BalanceFilterSerializer(serializers.Serializer):
+    unavailable = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                           help_text="true: only accounts with a venue whose latest fetch failed")
+    venue = serializers.CharField(required=False, max_length=64)
+    q = serializers.CharField(required=False, max_length=100, help_text="search in user id, name and e-mail")
+
+
+class VenueBalanceSerializer(serializers.Serializer):
+    venue = serializers.CharField()
+    available = serializers.BooleanField(help_text="false: the latest fetch failed; usd is null, never 0")
+    usd = MoneyField(allow_null=True)
+    fetched_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(help_text="why the latest fetch failed (empty when available)")
+    last_good = MoneyField(allow_null=True)
+    last_good_at = serializers.DateTimeField(allow_null=True)
+    assets = serializers.DictField(child=ExactDecimalField(), help_text="asset -> quantity (latest good reading)")
+
+
+class AccountBalanceSerializer(serializers.Serializer):
+    user_id = serializers.CharField(source="account.user_id")
+    full_name = serializers.CharField(source="account.full_name")
+    kind = serializers.CharField(source="account.kind")
+    status = serializers.CharField(source="account.status")
+    total = serializers.SerializerMethodField(help_text="USD over the available venues; null when none is")
+    partial = serializers.SerializerMethodField(help_text="true: the total leaves out unavailable venues")
+    venues = serializers.SerializerMethodField()
+
+    @extend_schema_field(MoneyField(allow_null=True))
+    def get_total(self, entry) -> str | None:
+        return MoneyField().to_representation(entry.total_usd) if entry.has_figures else None
+
+    def get_partial(self, entry) -> bool:
+        return bool(entry.unavailable) and entry.has_figures
+
+    @extend_schema_field(VenueBalanceSerializer(many=True))
+    def get_venues(self, entry) -> list:
+        return VenueBalanceSerializer(list(entry.venues.values()), many=True).data
+
+
+class AlertFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Alert.Status.choices, required=False)
+    kind = serializers.ChoiceField(choices=Alert.Kind.choices, required=False)
+    user_id = serializers.CharField(required=False, max_length=63)
+
+
+class AlertSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user_id = serializers.CharField(source="account.user_id")
+    kind = serializers.ChoiceField(choices=Alert.Kind.choices)
+    status = serializers.ChoiceField(choices=Alert.Status.choices)
+    message = serializers.CharField()
+    details = serializers.DictField()
+    occurrences = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)

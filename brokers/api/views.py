@@ -6,10 +6,16 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ERROR_RESPONSES, StaffView
+from core.api import ERROR_RESPONSES, StaffCursorPagination, StaffListView, StaffView, error_responses
 
-from ..selectors import balance_users_summary
-from .serializers import UsersSummarySerializer
+from ..selectors import alerts_filtered, balance_account_rows, balance_users_summary, balances_of
+from .serializers import (
+    AccountBalanceSerializer,
+    AlertFilterSerializer,
+    AlertSerializer,
+    BalanceFilterSerializer,
+    UsersSummarySerializer,
+)
 
 
 class UsersSummaryView(StaffView):
@@ -26,3 +32,46 @@ class UsersSummaryView(StaffView):
 @extend_schema(exclude=True)  # documented once, under /api/v1/users
 class UsersSummaryAliasView(UsersSummaryView):
     pass
+
+
+class BalancePagination(StaffCursorPagination):
+    ordering = "user_id"
+
+
+class BalanceListView(StaffListView):
+    """Latest balances per account and venue from the stored snapshots, unavailable venues with
+    their error and last good value; one page of accounts at a time."""
+
+    staff_permission = "brokers.view_balancesnapshot"
+    serializer_class = AccountBalanceSerializer
+    filter_serializer_class = BalanceFilterSerializer
+    pagination_class = BalancePagination
+
+    def rows(self, filters: dict):
+        return balance_account_rows(unavailable_only=bool(filters.get("unavailable")), venue=filters.get("venue"),
+                                    search=filters.get("q"))
+
+    @extend_schema(operation_id="staff_balances_list", parameters=[BalanceFilterSerializer],
+                   responses={200: AccountBalanceSerializer(many=True), **error_responses(400, 401, 403, 404)})
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(AccountBalanceSerializer(balances_of(account_rows=page), many=True).data)
+
+
+class AlertPagination(StaffCursorPagination):
+    ordering = "-id"
+
+
+class AlertListView(StaffListView):
+    staff_permission = "brokers.view_alert"
+    serializer_class = AlertSerializer
+    filter_serializer_class = AlertFilterSerializer
+    pagination_class = AlertPagination
+
+    def rows(self, filters: dict):
+        return alerts_filtered(**filters)
+
+    @extend_schema(operation_id="staff_alerts_list", parameters=[AlertFilterSerializer],
+                   responses={200: AlertSerializer(many=True), **error_responses(400, 401, 403, 404)})
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
