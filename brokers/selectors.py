@@ -14,7 +14,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.choices import AccountKind, AccountStatus
-from accounts.selectors import account_rows, account_rows_in
+from accounts.selectors import account_rows, account_rows_in, accounts_in
 from core.decimals import money_round
 
 from .models import Alert, BalanceSnapshot, BrokerCredential
