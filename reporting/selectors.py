@@ -381,3 +381,11 @@ def reconciliation_breaks_summary() -> dict:
     oldest = (current.filter(status=ReconciliationBreak.Status.OPEN).order_by("first_seen_at")
               .values_list("first_seen_at", flat=True).first())
     return {"open": counts.get("open", 0), "explained": counts.get("explained", 0), "oldest_open_since": oldest}
+
+
+def reconciliation_breaks_filtered(*, status: str | None = None, venue: str | None = None, asset: str | None = None,
+                                   user_id: str | None = None) -> QuerySet[ReconciliationBreak]:
+    """Breaks (every status unless one is given) with their account, unordered (a paginator orders them)."""
+    qs = ReconciliationBreak.objects.select_related("account")
+    exact = {"status": status, "venue": venue, "asset": asset.upper() if asset else None, "account__user_id": user_id}
+    return qs.filter(**{k: v for k, v in exact.items() if v is not None})

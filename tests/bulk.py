@@ -14,6 +14,7 @@ from brokers import crypto
 from brokers.models import Alert, BalanceSnapshot, BrokerCredential
 from compliance.services import audit_event_record
 from copytrading.models import CopyOrder, MasterSignal, SkipReason
+from reporting.models import ReconciliationBreak
 
 TIERS = list(Account.Tier.values)
 
@@ -59,8 +60,8 @@ def book_bulk_create(*, accounts: int, prefix: str = "bulk", unavailable_every: 
 
 def activity_bulk_create(*, account_ids: list[int], prefix: str = "bulk") -> None:
     """For each account: one master signal copied to it (odd accounts FILLED, even ones SKIPPED
-    below the exchange minimum), one open BALANCE_LOW alert, and one audit event (through the
-    audit service, so the chain stays valid)."""
+    below the exchange minimum), one open BALANCE_LOW alert, one open reconciliation break on BTC,
+    and one audit event (through the audit service, so the chain stays valid)."""
     now = timezone.now()
     with transaction.atomic():
         MasterSignal.objects.bulk_create([
@@ -84,6 +85,12 @@ def activity_bulk_create(*, account_ids: list[int], prefix: str = "bulk") -> Non
         CopyOrder.objects.bulk_create(orders)
         Alert.objects.bulk_create([
             Alert(account_id=a, kind=Alert.Kind.BALANCE_LOW, message="balance below $50.00", last_seen_at=now)
+            for a in account_ids
+        ])
+        ReconciliationBreak.objects.bulk_create([
+            ReconciliationBreak(account_id=a, venue="paper", asset="BTC", ledger_quantity=Decimal("0.02"),
+                                venue_quantity=Decimal("0.01"), difference=Decimal("-0.01"),
+                                difference_usd=Decimal("-500"), snapshot_at=now, first_seen_at=now, last_seen_at=now)
             for a in account_ids
         ])
         for account_id in account_ids:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import staff_views, views
 
 urlpatterns = [
     path("accounts/<str:user_id>/transactions", views.TransactionsView.as_view(), name="reporting-transactions"),
@@ -11,4 +11,6 @@ urlpatterns = [
          name="reporting-report"),
     path("accounts/<str:user_id>/tax", views.TaxReportView.as_view(), name="reporting-tax"),
     path("accounts/<str:user_id>/fees", views.FeeStatementView.as_view(), name="reporting-fees"),
+    path("reconciliation-breaks", staff_views.ReconciliationBreakListView.as_view(),
+         name="staff-reconciliation-breaks"),
 ]

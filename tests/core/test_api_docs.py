@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 # Operations whose success body is a named serializer (the investor reports still answer a plain object).
 TYPED = {"users_balance_summary", "staff_accounts_list", "staff_account_detail", "staff_balances_list",
          "staff_alerts_list", "staff_master_signals_list", "staff_master_signal_detail",
-         "staff_master_signal_copy_orders", "staff_missed_trades_list", "staff_audit_events_list"}
+         "staff_master_signal_copy_orders", "staff_missed_trades_list", "staff_audit_events_list",
+         "staff_reconciliation_breaks_list"}
 
 
 @pytest.fixture

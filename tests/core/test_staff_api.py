@@ -14,7 +14,7 @@ from tests.bulk import activity_bulk_create, book_bulk_create
 pytestmark = pytest.mark.django_db
 
 LISTS = ["/api/v1/accounts", "/api/v1/balances", "/api/v1/alerts", "/api/v1/master-signals",
-         "/api/v1/missed-trades", "/api/v1/audit-events"]
+         "/api/v1/missed-trades", "/api/v1/audit-events", "/api/v1/reconciliation-breaks"]
 
 
 @pytest.fixture
@@ -87,6 +87,7 @@ def test_query_count_does_not_grow_with_the_accounts(viewer, url):
     ("/api/v1/missed-trades?status=FILLED", "status"), ("/api/v1/missed-trades?reason=because", "reason"),
     ("/api/v1/alerts?kind=FIRE", "kind"), ("/api/v1/audit-events?since=9999-01-01", "since"),
     ("/api/v1/balances?unavailable=perhaps", "unavailable"),
+    ("/api/v1/reconciliation-breaks?status=closed", "status"),
 ])
 def test_a_bad_filter_is_a_400_naming_it(viewer, book, query, field):
     response = viewer.get(query)
@@ -152,3 +153,13 @@ def test_alerts_filtered_by_status_and_account(viewer, book):
     [alert] = viewer.get("/api/v1/alerts?user_id=small_00002").json()["results"]
     assert alert["kind"] == "BALANCE_LOW" and alert["resolved_at"] is None
     assert _walk(viewer, "/api/v1/alerts?status=RESOLVED") == []
+
+
+def test_reconciliation_breaks_filtered_with_both_figures(viewer, book):
+    breaks = _walk(viewer, "/api/v1/reconciliation-breaks?status=open&asset=btc")
+    assert len(breaks) == 10
+    first = breaks[0]
+    assert first["ledger_quantity"] == "0.02" and first["venue_quantity"] == "0.01" and first["difference"] == "-0.01"
+    assert first["difference_usd"] == "-500.00"
+    assert _walk(viewer, "/api/v1/reconciliation-breaks?status=resolved") == []
+    assert len(_walk(viewer, "/api/v1/reconciliation-breaks?user_id=small_00003")) == 1
