@@ -21,9 +21,9 @@ from .services import (
     account_trading_disable,
     account_trading_enable,
     account_update,
-    portal_invitation_send,
     api_token_create,
     api_token_revoke,
+    portal_invitation_send,
     risk_profile_update,
 )
 
