@@ -143,10 +143,10 @@ def demo_reporting_seed() -> bool:
     if "tania_gilbert" in accounts:
         fee_schedule_set(actor=DEMO_ACTOR, account=accounts["tania_gilbert"], performance_fee_rate="0.2",
                          management_fee_rate="0.02", reason="demo investor agreement")
+        # Fees first: they are posted to the ledger, so the NAV and reports below are after fees.
+        fee_statement_generate(account=accounts["tania_gilbert"], start=start, end=yesterday)
     for account in accounts.values():
         daily_nav_refresh(account=account, through=yesterday)
         for period in ("daily", "weekly", "monthly"):
             report_generate(account=account, period=period, day=yesterday)
-    if "tania_gilbert" in accounts:
-        fee_statement_generate(account=accounts["tania_gilbert"], start=start, end=yesterday)
     return True

@@ -12,6 +12,10 @@ from django.db import models
 from core.errors import ApplicationError
 from core.fields import AmountField, CurrencyField, PriceField, QuantityField
 
+# Investor fees (FeeCharge) are owed to the operator, not paid to an exchange: they are booked at this
+# book-only venue, which no venue balance holds (reconcile_books does not compare it).
+INVESTOR_FEE_VENUE = "nija"
+
 
 class LedgerEntryQuerySet(models.QuerySet):
     def update(self, **kwargs):  # noqa: ARG002
@@ -36,6 +40,7 @@ class LedgerEntry(models.Model):
         MANUAL = "manual", "Manual staff entry"
         IMPORT = "import", "CSV import"
         SYSTEM = "system", "System"
+        FEE_CHARGE = "fee_charge", "Investor fee charge"
 
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="ledger_entries")
     venue = models.CharField(max_length=32)

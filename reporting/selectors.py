@@ -29,17 +29,31 @@ from .lots import (
     trade_prices_add,
     trade_value_usd,
 )
-from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, ReconciliationBreak, Report
+from .models import (
+    INVESTOR_FEE_VENUE,
+    DailyNav,
+    FeeCharge,
+    FeeSchedule,
+    LedgerEntry,
+    PricePoint,
+    ReconciliationBreak,
+    Report,
+)
 from .performance import NavDay, day_end, nav_series, period_metrics
 
 if TYPE_CHECKING:
     from accounts.models import Account
 
 
-def ledger_rows(*, account: Account, until: dt.datetime | None = None) -> list[EntryRow]:
+def ledger_rows(*, account: Account, until: dt.datetime | None = None,
+                investor_fees: bool = True) -> list[EntryRow]:
+    """The account's entries in time order. Without `investor_fees` the posted FeeCharges are left
+    out: fees are computed on the NAV gross of the investor fees themselves."""
     qs = LedgerEntry.objects.filter(account=account)
     if until is not None:
         qs = qs.filter(occurred_at__lte=until)
+    if not investor_fees:
+        qs = qs.exclude(source=LedgerEntry.Source.FEE_CHARGE)
     return [EntryRow(*row) for row in qs.order_by("occurred_at", "id").values_list(*ENTRY_ROW_FIELDS)]
 
 
@@ -69,10 +83,10 @@ class AccountBooks:
     """Everything computed from one account's ledger, once: rows, prices, lots, round trips, NAV."""
 
     def __init__(self, *, account: Account, method: str = "fifo", until: dt.datetime | None = None,
-                 end_day: dt.date | None = None) -> None:
+                 end_day: dt.date | None = None, investor_fees: bool = True) -> None:
         self.account = account
         self.method = method_check(method)
-        self.rows = ledger_rows(account=account, until=until)
+        self.rows = ledger_rows(account=account, until=until, investor_fees=investor_fees)
         self.prices = price_book_for(rows=self.rows)
         self.match: MatchResult = lots_match(lot_events_from_entries(self.rows, self.prices), method=self.method)
         self.trades = closed_trades(self.match.disposals)
@@ -187,8 +201,8 @@ def fee_report(*, account: Account, start: dt.date, end: dt.date) -> dict:
     volume = ZERO
     unpriced = 0
     for r in rows:
-        if r.occurred_at.astimezone(dt.UTC).date() < start:
-            continue
+        if r.occurred_at.astimezone(dt.UTC).date() < start or r.venue == INVESTOR_FEE_VENUE:
+            continue  # investor fees are counted once, from their FeeCharges below
         venue = by_venue.setdefault(r.venue, {"fees": ZERO, "volume": ZERO})
         fee = None
         kind = None

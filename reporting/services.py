@@ -27,7 +27,17 @@ from core.decimals import decimal_for_field, to_decimal
 from core.errors import ApplicationError
 
 from .lots import ZERO
-from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, ReconciliationBreak, Report
+from .models import (
+    INVESTOR_FEE_VENUE,
+    DailyNav,
+    FeeCharge,
+    FeeSchedule,
+    LedgerEntry,
+    PricePoint,
+    ReconciliationBreak,
+    Report,
+)
+from .performance import day_end
 from .selectors import (
     AccountBooks,
     account_ids_with_ledger,
@@ -475,8 +485,10 @@ def fees_accrue(*, account: Account, through: dt.date | None = None) -> int:
     if schedule is None or (not schedule.performance_fee_rate and not schedule.management_fee_rate):
         return 0
     through = through or (timezone.now().date() - dt.timedelta(days=1))
+    # Computed on the NAV gross of the investor fees already posted, so a re-run sees the series
+    # the stored charges were computed on and creates nothing new.
     books = AccountBooks(account=account, until=dt.datetime.combine(through, dt.time.max, tzinfo=dt.UTC),
-                         end_day=through)
+                         end_day=through, investor_fees=False)
     charges = fees_compute(series=books.series, performance_rate=schedule.performance_fee_rate,
                            management_rate=schedule.management_fee_rate)
     stored = set(FeeCharge.objects.filter(account=account).values_list("kind", "day"))
@@ -485,8 +497,33 @@ def fees_accrue(*, account: Account, through: dt.date | None = None) -> int:
                   amount_usd=c["amount"], hwm_before=c["hwm_before"], hwm_after=c["hwm_after"], trigger=c["trigger"])
         for c in charges if (c["kind"], c["day"]) not in stored
     ]
-    FeeCharge.objects.bulk_create(new, batch_size=1000)
+    with transaction.atomic():  # a charge and its ledger entry commit together or not at all
+        FeeCharge.objects.bulk_create(new, batch_size=1000)
+        fee_charges_post(account=account)
     return len(new)
+
+
+def fee_charge_external_id(*, kind: str, day: dt.date) -> str:
+    """The ledger id of a FeeCharge's entry: one charge per (account, kind, day), so one entry."""
+    return f"fee-{kind}-{day:%Y-%m-%d}"
+
+
+def fee_charges_post(*, account: Account) -> int:
+    """Post every stored FeeCharge of the account that is not in the ledger yet as a `fee` entry
+    (USD, at the end of the charge's day, at the book-only venue): NAV after fees, the statement
+    and the transaction export then agree. Idempotent on the charge (its external id); charges
+    stored before fees were posted are posted by the next accrual."""
+    entries = [
+        ledger_entry_build(
+            account=account, kind=LedgerEntry.Kind.FEE, venue=INVESTOR_FEE_VENUE, asset="USD",
+            amount=-charge.amount_usd, occurred_at=day_end(charge.day),
+            external_id=fee_charge_external_id(kind=charge.kind, day=charge.day), source=LedgerEntry.Source.FEE_CHARGE,
+            note=f"{charge.get_kind_display().lower()} {charge.day:%Y-%m-%d} ({charge.trigger or 'schedule'}), "
+                 f"rate {charge.rate}",
+        )
+        for charge in FeeCharge.objects.filter(account=account, amount_usd__gt=0).order_by("day", "kind")
+    ]
+    return ledger_entries_write(account=account, entries=entries).created
 
 
 # --- reports --------------------------------------------------------------------------------
@@ -576,7 +613,7 @@ def fee_statement_generate(*, account: Account, start: dt.date, end: dt.date) ->
 # --- books against the venues ---------------------------------------------------------------
 RECONCILE_ACTOR = "system:reconcile_books"
 # Venues that exist only in our books (investor fees owed to the operator): no venue holds them.
-BOOK_ONLY_VENUES = frozenset({"nija"})
+BOOK_ONLY_VENUES = frozenset({INVESTOR_FEE_VENUE})
 
 
 @dataclass
