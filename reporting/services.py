@@ -9,7 +9,7 @@ import io
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -491,16 +491,25 @@ def fees_accrue(*, account: Account, through: dt.date | None = None) -> int:
                          end_day=through, investor_fees=False)
     charges = fees_compute(series=books.series, performance_rate=schedule.performance_fee_rate,
                            management_rate=schedule.management_fee_rate)
-    stored = set(FeeCharge.objects.filter(account=account).values_list("kind", "day"))
+    stored_charges = list(FeeCharge.objects.filter(account=account))
+    stored = {(c.kind, c.day) for c in stored_charges}
     new = [
         FeeCharge(account=account, kind=c["kind"], day=c["day"], basis_usd=c["basis"], rate=c["rate"],
-                  amount_usd=c["amount"], hwm_before=c["hwm_before"], hwm_after=c["hwm_after"], trigger=c["trigger"])
+                  amount_usd=_charge_amount(c["amount"]), hwm_before=c["hwm_before"], hwm_after=c["hwm_after"],
+                  trigger=c["trigger"])
         for c in charges if (c["kind"], c["day"]) not in stored
     ]
     with transaction.atomic():  # a charge and its ledger entry commit together or not at all
         FeeCharge.objects.bulk_create(new, batch_size=1000)
-        fee_charges_post(account=account)
+        fee_charges_post(account=account, charges=stored_charges + new)
     return len(new)
+
+
+def _charge_amount(amount: Decimal) -> Decimal:
+    """A charge as its column stores it (half-even at the column's places), so the ledger entry
+    posted from it in memory is the same figure as the stored charge."""
+    places = FeeCharge._meta.get_field("amount_usd").decimal_places
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
 
 
 def fee_charge_external_id(*, kind: str, day: dt.date) -> str:
@@ -508,8 +517,8 @@ def fee_charge_external_id(*, kind: str, day: dt.date) -> str:
     return f"fee-{kind}-{day:%Y-%m-%d}"
 
 
-def fee_charges_post(*, account: Account) -> int:
-    """Post every stored FeeCharge of the account that is not in the ledger yet as a `fee` entry
+def fee_charges_post(*, account: Account, charges: Iterable[FeeCharge]) -> int:
+    """Post every one of the account's `charges` that is not in the ledger yet as a `fee` entry
     (USD, at the end of the charge's day, at the book-only venue): NAV after fees, the statement
     and the transaction export then agree. Idempotent on the charge (its external id); charges
     stored before fees were posted are posted by the next accrual."""
@@ -521,7 +530,7 @@ def fee_charges_post(*, account: Account) -> int:
             note=f"{charge.get_kind_display().lower()} {charge.day:%Y-%m-%d} ({charge.trigger or 'schedule'}), "
                  f"rate {charge.rate}",
         )
-        for charge in FeeCharge.objects.filter(account=account, amount_usd__gt=0).order_by("day", "kind")
+        for charge in sorted(charges, key=lambda c: (c.day, c.kind)) if charge.amount_usd > 0
     ]
     return ledger_entries_write(account=account, entries=entries).created
 
