@@ -1,16 +1,23 @@
 """Demo ledger for `make run`: four weeks of deposits, trades with fees and daily prices for the demo
-accounts, then their reports and a fee statement, so the admin and reports show real figures."""
+accounts, then their reports and a fee statement, so the admin and reports show real figures.
+
+Also the whole demo (`seed_demo`): reporting is the top-most app, so it alone may name every app's
+seeder; each app keeps its own seeder in its demo.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
+from accounts.demo import demo_accounts_seed
 from accounts.selectors import accounts_by_user_id
-from brokers.demo import DEMO_FUNDS
+from brokers.demo import DEMO_FUNDS, demo_brokers_seed
+from copytrading.demo import demo_copytrading_seed
 
 from .lots import ZERO
 from .models import LedgerEntry, PricePoint
@@ -150,3 +157,20 @@ def demo_reporting_seed() -> bool:
         for period in ("daily", "weekly", "monthly"):
             report_generate(account=account, period=period, day=yesterday)
     return True
+
+
+# Every app's seeder, in dependency order; each is idempotent and returns whether it wrote anything.
+DEMO_SEEDERS: tuple[Callable[[], bool], ...] = (
+    demo_accounts_seed, demo_brokers_seed, demo_copytrading_seed, demo_reporting_seed,
+)
+
+
+def demo_seed(*, progress: Callable[[str], None] = lambda _: None) -> dict[str, bool]:
+    """Run every seeder, each in its own transaction; keyed by the seeder's dotted path."""
+    results: dict[str, bool] = {}
+    for seeder in DEMO_SEEDERS:
+        path = f"{seeder.__module__}.{seeder.__qualname__}"
+        with transaction.atomic():
+            results[path] = bool(seeder())
+        progress(f"{path}: {'seeded' if results[path] else 'already there'}")
+    return results

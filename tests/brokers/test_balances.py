@@ -182,7 +182,7 @@ def test_audit_balances_command_and_task(paper_credential, make_account, prices,
 
 
 def test_demo_seed_gives_real_figures_and_is_idempotent(db, capsys):
-    from core.demo import demo_seed
+    from reporting.demo import demo_seed
 
     demo_seed()
     assert demo_seed()["brokers.demo.demo_brokers_seed"] is False

@@ -112,7 +112,7 @@ def test_admin_live_action_needs_the_operator_and_a_reason(world, client):
 
 def test_demo_seed_plans_in_observe_and_runs_once(db):
     from brokers.models import PaperOrder
-    from core.demo import demo_seed
+    from reporting.demo import demo_seed
 
     results = demo_seed()
     assert results["copytrading.demo.demo_copytrading_seed"] is True
