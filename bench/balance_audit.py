@@ -48,7 +48,7 @@ from django.db import transaction  # noqa: E402
 from accounts.models import Account, RiskProfile  # noqa: E402
 from brokers import crypto  # noqa: E402
 from brokers.models import BalanceSnapshot, BrokerCredential, PaperBalance, PaperBehaviour  # noqa: E402
-from brokers.paper import paper_price_set  # noqa: E402
+from brokers.paper_venue import paper_price_set  # noqa: E402
 from brokers.services import balance_audit_run  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from accounts.selectors import accounts_by_user_id
 
-from .paper import paper_fund, paper_price_set
+from .paper_venue import paper_fund, paper_price_set
 from .selectors import credentials_exist
 from .services import balance_audit_run, credential_add
 

@@ -22,7 +22,7 @@ def demo_copytrading_seed() -> bool:
         return False
     if engine_mode_get() != EngineMode.Mode.OBSERVE:
         return False
-    from brokers.paper import paper_price_get
+    from brokers.paper_venue import paper_price_get
 
     tania = account_find(user_id="tania_gilbert")
     if tania is not None:

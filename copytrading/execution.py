@@ -27,12 +27,12 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from accounts.selectors import account_ids_trading
 from brokers.selectors import credentials_by_id
-from core.db import prepared_cursor, rows_update, sql_in, table
+from core.db import rows_compare_and_set, rows_update
 from core.enqueue import task_enqueue
 
 from .models import CopyOrder, EngineMode, MasterSignal
@@ -88,20 +88,17 @@ def copy_orders_enqueue(*, signal_id: int, order_ids: list[int], queue: str | No
 # --- claim ------------------------------------------------------------------------------------
 def copy_orders_claim(*, order_ids: list[int], token: str) -> tuple[list[int], list[int]]:
     """Compare-and-set PLANNED -> SUBMITTING before any network call. One UPDATE ... WHERE
-    status='PLANNED' over the chunk: each row moves at most once, so of two deliveries racing for a
-    row exactly one gets it. Returns (claimed now, orphans: rows already SUBMITTING under this same
-    token, i.e. claimed by an earlier delivery of this task whose worker died)."""
-    by_id, ids = sql_in("id", order_ids)
-    claimed_at = CopyOrder._meta.get_field("claimed_at").get_db_prep_save(timezone.now(), connection)
-    submitting, planned = CopyOrder.Status.SUBMITTING.value, CopyOrder.Status.PLANNED.value
-    with transaction.atomic(), prepared_cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {table(CopyOrder)} WHERE {by_id} AND status = %s AND claim_token = %s",  # noqa: S608
-                       [*ids, submitting, token])
-        orphans = [pk for (pk,) in cursor.fetchall()]
-        cursor.execute(f"UPDATE {table(CopyOrder)} SET status = %s, claim_token = %s, claimed_at = %s, "  # noqa: S608
-                       f"attempts = attempts + 1 WHERE {by_id} AND status = %s RETURNING id",
-                       [submitting, token, claimed_at, *ids, planned])
-        claimed = sorted(pk for (pk,) in cursor.fetchall())
+    status='PLANNED' ... RETURNING id over the chunk: each row moves at most once, so of two
+    deliveries racing for a row exactly one gets it. Returns (claimed now, orphans: rows already
+    SUBMITTING under this same token, i.e. claimed by an earlier delivery of this task whose worker
+    died). The orphans are read before the update, so a row claimed now is never counted as one."""
+    with transaction.atomic():
+        orphans = list(CopyOrder.objects.filter(pk__in=order_ids, status=CopyOrder.Status.SUBMITTING,
+                                                claim_token=token).values_list("id", flat=True))
+        claimed = rows_compare_and_set(
+            CopyOrder, ids=order_ids, expected={"status": CopyOrder.Status.PLANNED.value},
+            changes={"status": CopyOrder.Status.SUBMITTING.value, "claim_token": token, "claimed_at": timezone.now()},
+            increments=["attempts"])
     return claimed, orphans
 
 

@@ -1,12 +1,16 @@
-"""Plain SQL for hot paths (a copy fan-out writes thousands of rows per signal), where the ORM's
-query building costs more CPU than the queries themselves. Same connection and transaction as
-the ORM; errors are still Django's (IntegrityError ...)."""
+"""The project's only hand-written SQL (tests/core/test_imports.py keeps it so), behind named
+functions that take models and field names, never SQL text: hot paths (a copy fan-out writes
+thousands of rows per signal, PAPER answers every venue call) where the ORM's query building costs
+more CPU than the queries themselves, and the compare-and-set the ORM cannot express (an UPDATE
+that says which rows it moved). Same connection and transaction as the ORM; errors are still
+Django's (IntegrityError ...)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +50,80 @@ def sql_in(column: str, values: list) -> tuple[str, list]:
 
 def table(model: type) -> str:
     return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type, name: str) -> str:
+    """The quoted column of a field (by name or attname): a name that is no field raises FieldDoesNotExist."""
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def _reader(field: Any) -> Callable[[Any], Any] | None:
+    """How a raw column value becomes the field's Python value where the driver differs from the ORM."""
+    if isinstance(field, models.DecimalField):
+        return lambda value: None if value is None else db_decimal(value)
+    if isinstance(field, models.JSONField):  # SQLite and Django's psycopg loaders hand JSON back as text
+        return lambda value: json.loads(value) if isinstance(value, str) else value
+    return None
+
+
+def rows_select(model: type, columns: Sequence[str], *, where_in: Mapping[str, Sequence[Any]] | None = None,
+                where: Mapping[str, Any] | None = None, order_by: Sequence[str] = (),
+                for_update: bool = False) -> list[tuple]:
+    """SELECT these fields of `model` as tuples of Python values (Decimal for decimals, JSON decoded),
+    where each `where_in` field is in its values and each `where` field equals its value, ordered by
+    `order_by`, locked FOR UPDATE where the database can. A prepared statement on PostgreSQL whose
+    text does not depend on the number of values. An empty `where_in` list selects nothing."""
+    where_in, where = where_in or {}, where or {}
+    if any(len(values) == 0 for values in where_in.values()):
+        return []
+    fields = [model._meta.get_field(name) for name in columns]
+    clauses, params = [], []
+    for name, values in where_in.items():
+        clause, values_params = sql_in(_column(model, name), list(values))
+        clauses.append(clause)
+        params += values_params
+    for name, value in where.items():
+        clauses.append(f"{_column(model, name)} = %s")
+        params.append(value)
+    sql = f"SELECT {', '.join(_column(model, name) for name in columns)} FROM {table(model)}"  # noqa: S608 - model names
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    if order_by:
+        sql += " ORDER BY " + ", ".join(_column(model, name) for name in order_by)
+    if for_update and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    readers = [_reader(f) for f in fields]
+    if not any(readers):
+        return [tuple(row) for row in rows]
+    return [tuple(read(value) if read else value for read, value in zip(readers, row, strict=True)) for row in rows]
+
+
+def rows_compare_and_set(model: type, *, ids: Sequence[int], expected: Mapping[str, Any],
+                         changes: Mapping[str, Any], increments: Sequence[str] = ()) -> list[int]:
+    """Compare-and-set over many rows in one statement: UPDATE the rows among `ids` whose fields
+    still equal `expected`, setting `changes` and adding 1 to each `increments` field, and return
+    the ids it moved, sorted (UPDATE ... RETURNING: the ORM's update() returns only a count). Each
+    row moves at most once, so of two callers racing for a row exactly one gets it back, even when
+    both set the same values (which a count or a re-read afterwards could not tell apart)."""
+    if not ids:
+        return []
+    sets, params = [], []
+    for name, value in changes.items():
+        field = model._meta.get_field(name)
+        sets.append(f"{_column(model, name)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    sets += [f"{_column(model, name)} = {_column(model, name)} + 1" for name in increments]
+    by_id, id_params = sql_in(_column(model, "id"), list(ids))
+    clauses = [by_id] + [f"{_column(model, name)} = %s" for name in expected]
+    params += id_params + list(expected.values())
+    sql = (f"UPDATE {table(model)} SET {', '.join(sets)} WHERE {' AND '.join(clauses)} "  # noqa: S608 - model names
+           f"RETURNING {_column(model, 'id')}")
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(pk for (pk,) in cursor.fetchall())
 
 
 def db_decimal(value: Any) -> Decimal:

@@ -48,7 +48,7 @@ PLANS = {
 def _end_prices() -> dict[str, Decimal]:
     """End the history at the PAPER venue's current prices, so ledger and venue agree."""
     try:
-        from brokers.paper import paper_price_get
+        from brokers.paper_venue import paper_price_get
 
         return {asset: paper_price_get(symbol=f"{asset}/USD") for asset in ASSETS}
     except Exception:  # noqa: BLE001 - brokers not there: the defaults are the same figures

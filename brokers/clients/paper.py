@@ -1,4 +1,4 @@
-"""Clients of the PAPER venue (brokers.paper). The venue's work is database work; the async client
+"""Clients of the PAPER venue (brokers.paper_venue). The venue's work is database work; the async client
 runs it through asgiref's sync_to_async (thread_sensitive: under async_to_sync it runs on the
 caller's thread, connection and transaction) and sleeps the simulated latency with asyncio.
 
@@ -16,13 +16,9 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from brokers import paper_venue
+
 from .base import AssetBalance, MarketRules, OrderRequest, OrderResult, PermissionReport, Trade
-
-
-def _venue():
-    from brokers import paper  # the venue imports models; import late so clients stay importable early
-
-    return paper
 
 
 def _answer(result: Any, error: BaseException | None) -> Any:
@@ -38,9 +34,8 @@ class PaperClient:
         self.credential_id = credential_id
 
     def _call(self, operation: str, *args: Any) -> Any:
-        paper = _venue()
-        result, error, latency = paper.paper_call(
-            self.credential_id, operation, paper.VENUE_OPERATIONS[operation], *args
+        result, error, latency = paper_venue.paper_call(
+            self.credential_id, operation, paper_venue.VENUE_OPERATIONS[operation], *args
         )
         if latency:
             time.sleep(latency)
@@ -56,7 +51,7 @@ class PaperClient:
         return self._call("fetch_price", symbol)
 
     def create_order(self, request: OrderRequest) -> OrderResult:
-        result, error, latency = _venue().paper_orders_create([(self.credential_id, request)])[0]
+        result, error, latency = paper_venue.paper_orders_create([(self.credential_id, request)])[0]
         if latency:
             time.sleep(latency)
         return _answer(result, error)
@@ -84,10 +79,10 @@ class PaperPublicClient:
     venue = "paper"
 
     def fetch_markets(self) -> dict[str, MarketRules]:
-        return _venue().paper_markets()
+        return paper_venue.paper_markets()
 
     def fetch_price(self, symbol: str) -> Decimal:
-        return _venue().paper_quote(symbol)
+        return paper_venue.paper_quote(symbol)
 
 
 async def _db_run(fn: Any, *args: Any) -> Any:
@@ -119,13 +114,13 @@ class _OrderBatcher:
 
     def _start(self) -> None:
         self.scheduled = False
-        limit = _venue().MAX_ORDER_BATCH
+        limit = paper_venue.MAX_ORDER_BATCH
         batch, self.waiting = self.waiting[:limit], self.waiting[limit:]
         self.running = asyncio.get_running_loop().create_task(self._run(batch))
 
     async def _run(self, batch: list[tuple[int, OrderRequest, asyncio.Future]]) -> None:
         try:
-            answers = await _db_run(_venue().paper_orders_create, [(cid, request) for cid, request, _ in batch])
+            answers = await _db_run(paper_venue.paper_orders_create, [(cid, request) for cid, request, _ in batch])
         except BaseException as exc:  # the batch failed as a whole (database down): every caller sees it
             for *_, future in batch:
                 if not future.done():
@@ -160,9 +155,8 @@ class AsyncPaperClient:
         self.credential_id = credential_id
 
     async def _call(self, operation: str, *args: Any) -> Any:
-        paper = _venue()
         result, error, latency = await _db_run(
-            paper.paper_call, self.credential_id, operation, paper.VENUE_OPERATIONS[operation], *args)
+            paper_venue.paper_call, self.credential_id, operation, paper_venue.VENUE_OPERATIONS[operation], *args)
         if latency:
             await asyncio.sleep(latency)
         return _answer(result, error)

@@ -9,7 +9,7 @@ import pytest
 from brokers.clients.markets import markets_cache_clear
 from brokers.clients.registry import client_cache_clear
 from brokers.models import BrokerCredential
-from brokers.paper import paper_fund
+from brokers.paper_venue import paper_fund
 from brokers.services import credential_add
 
 from .ccxt_replay import markets_load, recorded

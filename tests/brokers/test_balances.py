@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from brokers.models import Alert, BalanceSnapshot
-from brokers.paper import paper_behaviour_set, paper_fund, paper_price_set
+from brokers.paper_venue import paper_behaviour_set, paper_fund, paper_price_set
 from brokers.selectors import (
     account_equity_usd,
     balance_report,

@@ -14,7 +14,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from brokers.clients.locks import async_credential_lock, credential_lock
-from brokers.paper import paper_behaviour_set
+from brokers.paper_venue import paper_behaviour_set
 from tests.conftest import subprocess_env
 
 WORKER = Path(__file__).with_name("lock_worker.py")

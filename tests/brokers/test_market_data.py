@@ -11,7 +11,7 @@ from brokers.clients import markets, registry
 from brokers.clients.base import BrokerError
 from brokers.clients.ccxt_client import CcxtClient
 from brokers.market_data import venue_markets, venue_price
-from brokers.paper import paper_behaviour_set, paper_price_set
+from brokers.paper_venue import paper_behaviour_set, paper_price_set
 
 from .ccxt_replay import Replay, recorded
 from .test_ccxt_adapter import _markets_from_the_venue

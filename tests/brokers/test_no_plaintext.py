@@ -12,7 +12,7 @@ from django.db import connection
 from django.urls import reverse
 
 from brokers.models import BrokerCredential
-from brokers.paper import paper_behaviour_set
+from brokers.paper_venue import paper_behaviour_set
 
 KEY = "PAPERKEY-plain-9d8c7b6a-WXYZ"
 SECRET = "paper-secret-plaintext-5a4b3c2d1e"

@@ -21,7 +21,7 @@ from brokers.clients.base import (
 )
 from brokers.clients.registry import async_client_for, async_clients_close, client_for
 from brokers.models import BrokerCredential, PaperBalance, PaperOrder
-from brokers.paper import TAKER_FEE_RATE, paper_behaviour_set, paper_price_get, paper_price_set, paper_prices_walk
+from brokers.paper_venue import TAKER_FEE_RATE, paper_behaviour_set, paper_price_get, paper_price_set, paper_prices_walk
 from core.errors import ApplicationError
 
 
@@ -240,7 +240,7 @@ def test_paper_commands_fund_and_set_price(make_account, capsys):
 
 
 def test_paper_fund_refuses_overdraw(paper_credential):
-    from brokers.paper import paper_fund
+    from brokers.paper_venue import paper_fund
 
     with pytest.raises(ApplicationError, match="cannot withdraw"):
         paper_fund(credential=paper_credential(usd="10"), asset="USD", amount="-11")

@@ -1,4 +1,4 @@
-"""PAPER takes orders in batches (brokers.paper.paper_orders_create; the async client groups the
+"""PAPER takes orders in batches (brokers.paper_venue.paper_orders_create; the async client groups the
 calls of one event loop): one transaction per batch, while every order keeps its own outcome,
 balances move exactly as they would one order at a time, and a client order id is never filled twice."""
 
@@ -12,7 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from brokers import paper
+from brokers import paper_venue
 from brokers.clients.base import (
     BrokerAmbiguousError,
     BrokerAuthenticationError,
@@ -22,7 +22,7 @@ from brokers.clients.base import (
 )
 from brokers.clients.paper import AsyncPaperClient
 from brokers.models import PaperBalance, PaperOrder, PaperTrade
-from brokers.paper import paper_behaviour_set, paper_orders_create, paper_price_set
+from brokers.paper_venue import paper_behaviour_set, paper_orders_create, paper_price_set
 from brokers.services import credential_status_set
 
 
@@ -43,7 +43,7 @@ def test_orders_started_together_reach_the_venue_as_one_batch(paper_credential, 
     for credential in credentials:
         paper_behaviour_set(credential=credential, latency_ms=20)
     batch_sizes: list[int] = []
-    create = paper.paper_orders_create
+    create = paper_venue.paper_orders_create
 
     def spy(calls):
         batch_sizes.append(len(calls))
@@ -53,7 +53,7 @@ def test_orders_started_together_reach_the_venue_as_one_batch(paper_credential, 
         return await asyncio.gather(*(AsyncPaperClient(c.pk).create_order(market_buy("0.001", f"b-{c.pk}"))
                                       for c in credentials))
 
-    monkeypatch.setattr(paper, "paper_orders_create", spy)
+    monkeypatch.setattr(paper_venue, "paper_orders_create", spy)
     results = async_to_sync(fan_out)()
     assert batch_sizes == [6]  # one transaction for six orders, not six
     assert [r.status for r in results] == ["filled"] * 6

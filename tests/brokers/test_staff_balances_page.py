@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from brokers.paper import paper_behaviour_set, paper_price_set
+from brokers.paper_venue import paper_behaviour_set, paper_price_set
 from brokers.presenters import age_text, balance_table_text
 from brokers.selectors import balances_all
 from brokers.services import balance_audit_run

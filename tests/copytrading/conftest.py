@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from brokers.clients.markets import markets_cache_clear
 from brokers.models import BalanceSnapshot, BrokerCredential
-from brokers.paper import paper_fund, paper_price_get
+from brokers.paper_venue import paper_fund, paper_price_get
 from brokers.services import credential_add
 from copytrading.services import engine_mode_set
 

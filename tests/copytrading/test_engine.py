@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Account, RiskProfile
 from accounts.services import account_trading_disable
 from brokers.models import PaperOrder
-from brokers.paper import paper_behaviour_set, paper_price_set
+from brokers.paper_venue import paper_behaviour_set, paper_price_set
 from compliance.models import AuditEvent
 from copytrading import planning
 from copytrading.execution import copy_orders_execute
@@ -189,14 +189,14 @@ def test_live_sends_one_order_per_follower_and_records_latency(world, live, rece
 
 
 def test_a_chunk_takes_its_credentials_locks_together_and_one_paper_batch(world, live, receive, monkeypatch):
-    from brokers import paper
+    from brokers import paper_venue
     from brokers.clients import locks
 
     world.account("nija_master", master=True, USD="50000")
     credentials = {world.account(name, USD="5000")[1].pk for name in ("ann", "bob", "cid")}
     held_blocks: list[set[int]] = []
     batches: list[int] = []
-    hold, create = locks.credential_locks_hold, paper.paper_orders_create
+    hold, create = locks.credential_locks_hold, paper_venue.paper_orders_create
 
     def hold_spy(ids):
         held_blocks.append(set(ids))
@@ -207,7 +207,7 @@ def test_a_chunk_takes_its_credentials_locks_together_and_one_paper_batch(world,
         return create(calls)
 
     monkeypatch.setattr(locks, "credential_locks_hold", hold_spy)
-    monkeypatch.setattr(paper, "paper_orders_create", create_spy)
+    monkeypatch.setattr(paper_venue, "paper_orders_create", create_spy)
     receive()
     assert held_blocks == [credentials]  # one block for the chunk, every credential in it
     assert batches == [3]  # the three orders reached PAPER as one batch, one transaction

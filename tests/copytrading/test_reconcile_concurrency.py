@@ -9,7 +9,7 @@ import pytest
 from django.db.models import Count
 
 from brokers.clients.paper import AsyncPaperClient
-from brokers.paper import paper_behaviour_set
+from brokers.paper_venue import paper_behaviour_set
 from copytrading.models import CopyFill, CopyOrder
 from copytrading.reconciliation import copy_orders_reconcile
 from copytrading.services import signal_receive

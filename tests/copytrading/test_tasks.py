@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from celery.signals import task_prerun
 
-from brokers.paper import paper_price_set
+from brokers.paper_venue import paper_price_set
 from copytrading.models import CopyFill, CopyOrder
 from copytrading.services import signal_receive
 from copytrading.tasks import RECONCILE_LOCK, RECONCILE_LOCK_TTL, copy_orders_execute_task, copy_orders_reconcile_task

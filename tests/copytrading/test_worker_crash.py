@@ -23,7 +23,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from brokers.models import PaperOrder
-from brokers.paper import paper_behaviour_set
+from brokers.paper_venue import paper_behaviour_set
 from copytrading.models import CopyOrder
 from copytrading.reconciliation import copy_orders_reconcile
 from copytrading.services import engine_mode_set, signal_receive

@@ -160,27 +160,14 @@ def raw_sql_uses(source: str) -> list[tuple[int, str]]:
     return found
 
 
-# file -> why it still does; emptied as the statements move to core/db.py
-RAW_SQL_ALLOWED: dict[str, str] = {
-    "brokers/paper.py": "PAPER's hot-path statements, moving to core/db.py (issue 9 §4)",
-    "copytrading/execution.py": "the claim's compare-and-set, moving to core/db.py (issue 9 §4)",
-}
-
-
 def test_raw_sql_only_in_core_db():
-    violations, used = [], set()
+    violations = []
     for path in _sources():
         rel = path.relative_to(ROOT).as_posix()
-        if rel == SQL_HOME:
-            continue
-        uses = raw_sql_uses(path.read_text())
-        if uses and rel in RAW_SQL_ALLOWED:
-            used.add(rel)
-            continue
-        violations += [f"{rel}:{line} uses {what}: put the SQL behind a named function in {SQL_HOME}"
-                       for line, what in uses]
+        if rel != SQL_HOME:
+            violations += [f"{rel}:{line} uses {what}: put the SQL behind a named function in {SQL_HOME}"
+                           for line, what in raw_sql_uses(path.read_text())]
     assert violations == []
-    assert used == set(RAW_SQL_ALLOWED), "an allowlist entry no longer needed: remove it"
 
 
 @pytest.mark.parametrize(("source", "expected"), [

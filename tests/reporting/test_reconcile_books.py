@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from brokers.paper import paper_behaviour_set, paper_fund, paper_price_set
+from brokers.paper_venue import paper_behaviour_set, paper_fund, paper_price_set
 from brokers.services import balance_audit_run, credential_add
 from compliance.models import AuditEvent
 from reporting.models import ReconciliationBreak
@@ -198,7 +198,7 @@ def test_daily_task_batches_accounts_and_finds_the_same_break_again(books, setti
 
 
 def test_demo_books_agree_with_the_paper_venue(capsys):
-    from core.demo import demo_seed
+    from reporting.demo import demo_seed
 
     demo_seed()
     call_command("reconcile_books", "--json")

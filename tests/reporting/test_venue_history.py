@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from brokers.clients.base import OrderRequest
 from brokers.clients.registry import client_cache_clear, client_for
-from brokers.paper import paper_fund
+from brokers.paper_venue import paper_fund
 from brokers.services import credential_add
 from reporting.models import LedgerEntry
 

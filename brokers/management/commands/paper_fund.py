@@ -1,7 +1,7 @@
 import secrets
 
 from accounts.selectors import account_get
-from brokers.paper import paper_fund
+from brokers.paper_venue import paper_fund
 from brokers.selectors import credential_find
 from brokers.services import credential_add
 from core.decimals import format_decimal

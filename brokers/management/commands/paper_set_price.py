@@ -1,4 +1,4 @@
-from brokers.paper import paper_price_set
+from brokers.paper_venue import paper_price_set
 from core.decimals import format_decimal
 from core.management.base import NijaCommand
 

@@ -9,19 +9,18 @@ The functions here are the venue side; brokers.clients.paper is the client that 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import uuid
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from core.assets import asset_code
-from core.db import db_decimal, prepared_cursor, rows_insert, rows_update, sql_in, table
+from core.db import rows_insert, rows_select, rows_update
 from core.decimals import round_down_to_step, to_decimal
 from core.errors import ApplicationError
 
@@ -256,35 +255,23 @@ def paper_call(
 
 
 def _credential_states(credential_ids: set[int]) -> dict[int, tuple]:
-    """For each credential: (status, behaviour id, latency_ms, fault, fault_count, fault_operations), in one query."""
-    by_id, params = sql_in("c.id", sorted(credential_ids))
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT c.id, c.status, b.id, b.latency_ms, b.fault, b.fault_count, b.fault_operations "  # noqa: S608
-            f"FROM {table(BrokerCredential)} c LEFT JOIN {table(PaperBehaviour)} b ON b.credential_id = c.id "
-            f"WHERE {by_id}",
-            params,
-        )
-        rows = cursor.fetchall()
+    """For each credential: (status, behaviour id, latency_ms, fault, fault_count, fault_operations);
+    a credential without behaviour has no latency and no fault."""
+    ids = sorted(credential_ids)
+    behaviours = {cid: row for cid, *row in rows_select(
+        PaperBehaviour, ["credential_id", "id", "latency_ms", "fault", "fault_count", "fault_operations"],
+        where_in={"credential_id": ids})}
     states = {}
-    for cid, *row in rows:
-        operations = row[5]
-        if isinstance(operations, str):
-            operations = json.loads(operations)
-        states[cid] = (*row[:5], operations or [])
+    for cid, status in rows_select(BrokerCredential, ["id", "status"], where_in={"id": ids}):
+        behaviour_id, latency_ms, fault, fault_count, operations = behaviours.get(cid, (None, None, None, None, None))
+        states[cid] = (status, behaviour_id, latency_ms, fault, fault_count, operations or [])
     return states
 
 
 def _balances(credential_id: int) -> dict[str, AssetBalance]:
-    with prepared_cursor() as cursor:
-        cursor.execute(f"SELECT asset, free, used FROM {table(PaperBalance)} WHERE credential_id = %s ORDER BY asset",  # noqa: S608
-                       [credential_id])
-        rows = cursor.fetchall()
-    balances = {}
-    for asset, free, used in rows:
-        free, used = db_decimal(free), db_decimal(used)
-        balances[asset] = AssetBalance(asset=asset, free=free, used=used, total=free + used)
-    return balances
+    rows = rows_select(PaperBalance, ["asset", "free", "used"], where={"credential_id": credential_id},
+                       order_by=["asset"])
+    return {asset: AssetBalance(asset=asset, free=free, used=used, total=free + used) for asset, free, used in rows}
 
 
 def paper_markets() -> dict[str, MarketRules]:
@@ -332,43 +319,33 @@ def _balances_locked(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], Paper
     """The balance rows of these (credential, asset) pairs, locked FOR UPDATE in id order (two
     batches sharing credentials lock alike, so they queue instead of deadlocking). A missing row
     (first trade in an asset) is created first; ON CONFLICT lets a concurrent creator win."""
-    by_credential, credential_params = sql_in("credential_id", sorted({c for c, _ in pairs}))
-    by_asset, asset_params = sql_in("asset", sorted({a for _, a in pairs}))
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    sql = (f"SELECT id, credential_id, asset, free, used FROM {table(PaperBalance)} "  # noqa: S608 - model names
-           f"WHERE {by_credential} AND {by_asset} ORDER BY id{lock}")
+    credentials, assets = sorted({c for c, _ in pairs}), sorted({a for _, a in pairs})
     for _ in range(2):
-        with prepared_cursor() as cursor:
-            cursor.execute(sql, credential_params + asset_params)
-            rows = {(cid, asset): PaperBalance(id=pk, credential_id=cid, asset=asset, free=db_decimal(free),
-                                               used=db_decimal(used))
-                    for pk, cid, asset, free, used in cursor.fetchall() if (cid, asset) in pairs}
+        rows = {(cid, asset): PaperBalance(id=pk, credential_id=cid, asset=asset, free=free, used=used)
+                for pk, cid, asset, free, used in rows_select(
+                    PaperBalance, ["id", "credential_id", "asset", "free", "used"],
+                    where_in={"credential_id": credentials, "asset": assets}, order_by=["id"], for_update=True)
+                if (cid, asset) in pairs}
         missing = sorted(pairs - rows.keys())
         if not missing:
             break
-        with prepared_cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {table(PaperBalance)} (credential_id, asset, free, used) "  # noqa: S608
-                               f"VALUES (%s, %s, 0, 0) ON CONFLICT DO NOTHING", [list(pair) for pair in missing])
+        PaperBalance.objects.bulk_create([PaperBalance(credential_id=cid, asset=asset) for cid, asset in missing],
+                                         ignore_conflicts=True)
     return rows
 
 
 def _orders_existing(keys: set[tuple[int, str]]) -> dict[tuple[int, str], PaperOrder]:
     """Orders already stored under these (credential, client order id) keys (a resend: rare, so
     only their ids are looked up on every batch)."""
-    by_credential, credential_params = sql_in("credential_id", sorted({c for c, _ in keys}))
-    by_client_id, client_params = sql_in("client_order_id", sorted({k for _, k in keys}))
-    with prepared_cursor() as cursor:
-        cursor.execute(f"SELECT id, credential_id, client_order_id FROM {table(PaperOrder)} "  # noqa: S608
-                       f"WHERE {by_credential} AND {by_client_id}", credential_params + client_params)
-        ids = [pk for pk, cid, client_id in cursor.fetchall() if (cid, client_id) in keys]
+    ids = [pk for pk, cid, client_id in rows_select(
+        PaperOrder, ["id", "credential_id", "client_order_id"],
+        where_in={"credential_id": sorted({c for c, _ in keys}), "client_order_id": sorted({k for _, k in keys})})
+        if (cid, client_id) in keys]
     return {(o.credential_id, o.client_order_id): o for o in PaperOrder.objects.filter(pk__in=ids)} if ids else {}
 
 
 def _prices(symbols: set[str]) -> dict[str, Decimal]:
-    by_symbol, params = sql_in("symbol", sorted(symbols))
-    with prepared_cursor() as cursor:
-        cursor.execute(f"SELECT symbol, price FROM {table(PaperPrice)} WHERE {by_symbol}", params)  # noqa: S608
-        stored = {symbol: db_decimal(price) for symbol, price in cursor.fetchall()}
+    stored = dict(rows_select(PaperPrice, ["symbol", "price"], where_in={"symbol": sorted(symbols)}))
     return {symbol: stored.get(symbol, DEFAULT_PRICES[symbol]) for symbol in symbols}
 
 
