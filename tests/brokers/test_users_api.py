@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from brokers.paper import paper_behaviour_set, paper_price_set
+from brokers.paper_venue import paper_behaviour_set, paper_price_set
 from brokers.services import balance_audit_run
 from tests.bulk import book_bulk_create
 
