@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from django.db.models import Count, QuerySet, Sum
 
 from copytrading.selectors import entry_stop_prices
 from core.assets import USD_EQUIVALENTS, asset_code, symbol_base
+from core.decimals import format_decimal
 from core.errors import ApplicationError
 
 from .lots import (
@@ -267,6 +269,25 @@ def fee_statement(*, account: Account, start: dt.date, end: dt.date) -> dict:
 
 
 # --- exports --------------------------------------------------------------------------------
+# The ledger's import format (`import_ledger --csv`); `export_transactions --ledger-csv` writes it.
+LEDGER_CSV_COLUMNS = ["occurred_at", "kind", "venue", "asset", "amount", "counter_asset", "counter_amount",
+                      "fee_asset", "fee_amount", "external_id"]
+
+
+def ledger_csv_rows(*, account: Account) -> Iterator[dict[str, str]]:
+    """The account's ledger in the import format, in time order, at full precision (amounts are
+    not presented here: an export imported into an empty account must give back the same ledger)."""
+    def text(value: Decimal | None) -> str:
+        return "" if value is None else format_decimal(value)
+
+    entries = LedgerEntry.objects.filter(account=account).order_by("occurred_at", "id")
+    for e in entries.iterator(chunk_size=2000):
+        yield {"occurred_at": e.occurred_at.astimezone(dt.UTC).isoformat(), "kind": e.kind, "venue": e.venue,
+               "asset": e.asset, "amount": text(e.amount), "counter_asset": e.counter_asset,
+               "counter_amount": text(e.counter_amount), "fee_asset": e.fee_asset, "fee_amount": text(e.fee_amount),
+               "external_id": e.external_id}
+
+
 def transactions_export(*, account: Account) -> dict:
     """The user's transaction log. `amount` and `balance_after` are in the entry's balance asset:
     the quote of a trade's pair, otherwise the entry's asset. `fee` is in the fee asset, which the

@@ -39,6 +39,7 @@ from .models import (
 )
 from .performance import day_end
 from .selectors import (
+    LEDGER_CSV_COLUMNS,
     AccountBooks,
     account_ids_with_ledger,
     fee_statement,
@@ -51,8 +52,7 @@ from .selectors import (
 if TYPE_CHECKING:
     from accounts.models import Account
 
-CSV_COLUMNS = ["occurred_at", "kind", "venue", "asset", "amount", "counter_asset", "counter_amount",
-               "fee_asset", "fee_amount", "external_id"]
+CSV_COLUMNS = LEDGER_CSV_COLUMNS  # the import format, which `export_transactions --ledger-csv` writes
 
 
 # --- ledger ---------------------------------------------------------------------------------

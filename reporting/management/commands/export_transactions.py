@@ -4,7 +4,7 @@ from accounts.selectors import account_get
 from core.decimals import format_decimal
 from core.management.base import NijaCommand, render_table
 from core.presenters import present_json
-from reporting.selectors import transactions_export
+from reporting.selectors import LEDGER_CSV_COLUMNS, ledger_csv_rows, transactions_export
 
 FIELDS = ["date", "type", "pair", "side", "size", "price", "fee", "amount", "balance_after", "note"]
 
@@ -17,9 +17,17 @@ class Command(NijaCommand):
         fmt = parser.add_mutually_exclusive_group()
         fmt.add_argument("--json", action="store_true")
         fmt.add_argument("--csv", action="store_true")
+        fmt.add_argument("--ledger-csv", action="store_true",
+                         help="the ledger in import_ledger's format (venue and external id included)")
 
     def handle(self, *args, **opts):
-        data = transactions_export(account=account_get(user_id=opts["user_id"]))
+        account = account_get(user_id=opts["user_id"])
+        if opts["ledger_csv"]:
+            writer = csv.DictWriter(self.stdout, fieldnames=LEDGER_CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(ledger_csv_rows(account=account))
+            return
+        data = transactions_export(account=account)
         if opts["json"]:
             self.write_json(data)
             return
