@@ -2,6 +2,8 @@ import logging
 
 from celery import shared_task
 
+from core.heartbeats import AUDIT_CHAIN_VERIFY, heartbeat_record
+
 from .selectors import audit_chain_verify
 from .services import communication_send
 
@@ -13,6 +15,7 @@ def audit_chain_verify_task() -> dict:
     result = audit_chain_verify()
     if not result.valid:
         logger.error("AUDIT CHAIN BROKEN at event #%s: %s", result.first_broken_seq, result.problem)
+    heartbeat_record(name=AUDIT_CHAIN_VERIFY, detail=result.as_dict())  # the dashboard shows the last result
     return result.as_dict()
 
 

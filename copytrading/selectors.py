@@ -240,3 +240,14 @@ def copy_orders_filtered(*, signal_id: int | None = None, status: str | None = N
     if until:
         qs = qs.filter(created_at__lt=_day_start(until + dt.timedelta(days=1)))
     return qs
+
+
+def engine_mode_state() -> dict:
+    """The global engine mode, since when and who set it (the dashboard's header)."""
+    current = EngineMode.current()
+    return {"mode": current.mode, "changed_at": current.changed_at, "changed_by": current.changed_by,
+            "reason": current.reason}
+
+
+def signal_latest() -> MasterSignal | None:
+    return MasterSignal.objects.order_by("-received_at", "-id").first()

@@ -12,6 +12,7 @@ from brokers.presenters import account_line, summary_lines
 from brokers.selectors import balances_all
 
 from .admin_site import NijaAdminSite, StaffPage
+from .dashboard import users_page
 
 BALANCES_PER_PAGE = 50
 
@@ -37,5 +38,7 @@ def balances_page(request: HttpRequest, *, site: NijaAdminSite) -> HttpResponse:
 
 
 def staff_pages_register(site: NijaAdminSite) -> None:
+    site.register_page(StaffPage(route="users/", name="nija-users", title="Users (dashboard)", view=users_page,
+                                 permission="accounts.view_account"))
     site.register_page(StaffPage(route="balances/", name="nija-balances", title="Balances",
                                  view=balances_page, permission="brokers.view_balancesnapshot"))

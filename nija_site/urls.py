@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from brokers.api.views import UsersSummaryAliasView
@@ -17,6 +19,10 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The balance guide's dashboard URL: the staff page lives in the admin site (its login and permissions).
+    path("users", login_required(RedirectView.as_view(pattern_name="admin:nija-users", query_string=True,
+                                                      http_method_names=["get", "head"]), login_url="admin:login"),
+         name="users-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/users", UsersSummaryAliasView.as_view(), name="users-balance-summary-alias"),  # the balance guide's URL

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 
 from copytrading.selectors import entry_stop_prices
 from core.assets import USD_EQUIVALENTS, asset_code, symbol_base
@@ -41,7 +43,7 @@ from .models import (
     ReconciliationBreak,
     Report,
 )
-from .performance import NavDay, day_end, nav_series, period_metrics
+from .performance import NavDay, day_end, nav_series, period_metrics, trade_statistics
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -424,3 +426,75 @@ def reconciliation_breaks_filtered(*, status: str | None = None, venue: str | No
     qs = ReconciliationBreak.objects.select_related("account")
     exact = {"status": status, "venue": venue, "asset": asset.upper() if asset else None, "account__user_id": user_id}
     return qs.filter(**{k: v for k, v in exact.items() if v is not None})
+
+
+# --- the staff dashboard ------------------------------------------------------------------------
+@dataclass
+class AccountActivity:
+    """One card's trading figures. P&L comes from the stored DailyNav rows (refreshed with the daily
+    report): `pnl_note` says why today's figure is unknown instead of showing a zero."""
+
+    trades: int = 0  # trade entries (fills) in the ledger
+    closed_trades: int = 0  # lot-matched round trips
+    win_rate: Decimal | None = None  # wins / closed round trips; None with no closed trade
+    total_pnl: Decimal | None = None
+    today_pnl: Decimal | None = None
+    nav_day: dt.date | None = None
+    pnl_note: str = ""
+    last_trades: list[dict] = field(default_factory=list)  # newest first
+
+
+def _fill_row(row: EntryRow) -> dict:
+    size = abs(row.amount)
+    price = abs(row.counter_amount) / size if row.counter_amount is not None and size else None
+    return {"at": row.occurred_at, "venue": row.venue, "pair": f"{row.asset}/{row.counter_asset}",
+            "side": row.side or ("buy" if row.amount > 0 else "sell"), "size": size, "price": price,
+            "quote": row.counter_asset}
+
+
+def account_activity_many(*, account_ids: list[int], today: dt.date, last: int = 5) -> dict[int, AccountActivity]:
+    """Trades, win rate, today's and total P&L and the last trades of a page of accounts, in four
+    queries whatever the page size (ledger rows, prices, the NAV totals, the last two NAV days)."""
+    result = {pk: AccountActivity() for pk in account_ids}
+    rows_by_account: dict[int, list[EntryRow]] = defaultdict(list)
+    for account_id, *values in (LedgerEntry.objects.filter(account_id__in=account_ids)
+                                .order_by("account_id", "occurred_at", "id")
+                                .values_list("account_id", *ENTRY_ROW_FIELDS)):
+        rows_by_account[account_id].append(EntryRow(*values))
+    prices = price_book_for(rows=[r for rows in rows_by_account.values() for r in rows])
+    for account_id, rows in rows_by_account.items():
+        match = lots_match(lot_events_from_entries(rows, prices), method="fifo")
+        stats = trade_statistics(closed_trades(match.disposals))
+        fills = [r for r in rows if r.kind == LedgerEntry.Kind.TRADE]
+        activity = result[account_id]
+        activity.trades, activity.closed_trades, activity.win_rate = len(fills), stats["count"], stats["win_rate"]
+        activity.last_trades = [_fill_row(r) for r in reversed(fills[-last:])]
+    totals = (DailyNav.objects.filter(account_id__in=account_ids).values("account_id")
+              .annotate(flows=Sum("net_flow_usd"), last_day=Max("day")).order_by())
+    last_day = {t["account_id"]: (t["last_day"], t["flows"]) for t in totals}
+    yesterday = today - dt.timedelta(days=1)
+    recent: dict[tuple[int, dt.date], tuple[Decimal, Decimal]] = {
+        (a, d): (nav, flow) for a, d, nav, flow in DailyNav.objects.filter(
+            account_id__in=account_ids, day__in=[today, yesterday] + sorted({d for d, _ in last_day.values()}))
+        .values_list("account_id", "day", "nav_usd", "net_flow_usd")}
+    for account_id, activity in result.items():
+        if account_id not in last_day:
+            activity.pnl_note = "no NAV computed yet"
+            continue
+        day, flows = last_day[account_id]
+        nav, flow = recent[(account_id, day)]
+        activity.nav_day, activity.total_pnl = day, nav - flows
+        if day != today:
+            activity.pnl_note = f"NAV through {day.isoformat()}"
+            continue
+        before = recent.get((account_id, yesterday))
+        activity.today_pnl = nav - flow - (before[0] if before else ZERO)
+    return result
+
+
+def book_nav_daily(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal, int]]:
+    """The whole book's NAV per day (sum over accounts of the stored DailyNav) with how many accounts
+    each day covers, oldest first."""
+    rows = (DailyNav.objects.filter(day__gte=start, day__lte=end).values("day")
+            .annotate(nav=Sum("nav_usd"), accounts=Count("account_id")).order_by("day"))
+    return [(r["day"], r["nav"], r["accounts"]) for r in rows]

@@ -71,7 +71,7 @@ def test_every_url_is_enumerated():
     routes = set(_routes())
     assert len(routes) > 150  # the admin's model pages are in: a broken walk would find few
     assert {"healthz", "api/v1/accounts/<str:user_id>/positions", "portal/", "admin/balances/", "api/v1/users",
-            "api/users", "api/v1/docs/", "admin/accounts/apitoken/add/"} <= routes
+            "api/users", "api/v1/docs/", "admin/accounts/apitoken/add/", "admin/users/", "users"} <= routes
 
 
 def test_anonymous_callers_are_denied_everywhere_but_the_public_urls(client, two_investors):
