@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, User
 
-from brokers.paper import paper_behaviour_set, paper_fund
+from brokers.paper_venue import paper_behaviour_set, paper_fund
 from brokers.services import balance_audit_run, credential_add
 
 from .conftest import admin_login, assert_fits_phone
