@@ -24,16 +24,23 @@ def _broker_status() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
+def _component(ok: bool, detail: str, *, show_detail: bool) -> dict:
+    # The error text names hosts, ports and drivers: staff see it, anonymous callers only the state.
+    return {"ok": ok, "detail": detail if show_detail else ("ok" if ok else "unavailable")}
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    """Unauthenticated liveness probe: says only whether each dependency answers."""
+    """Unauthenticated liveness probe: says whether each dependency answers; why one does not
+    only to a signed-in staff member."""
     db_ok, db_detail = _database_status()
     broker_ok, broker_detail = _broker_status()
     ok = db_ok and broker_ok
+    staff = request.user.is_authenticated and request.user.is_staff
     body = {
         "status": "ok" if ok else "unavailable",
-        "database": {"ok": db_ok, "detail": db_detail},
-        "broker": {"ok": broker_ok, "detail": broker_detail},
+        "database": _component(db_ok, db_detail, show_detail=staff),
+        "broker": _component(broker_ok, broker_detail, show_detail=staff),
     }
     return JsonResponse(body, status=200 if ok else 503)

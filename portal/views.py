@@ -135,6 +135,7 @@ def portal_notice(*, heading: str, text: str, link_name: str, link_label: str):
             "account": account, "portal_nav": PORTAL_NAV})
 
     return require_GET(view)
+REPORT_HTML_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 @require_GET  # read-only pages: a POST is refused, not rendered
@@ -168,4 +169,8 @@ def portal_report(request: HttpRequest, report_id: int) -> HttpResponse:
     if report is None:
         raise Http404("no such report")
     account_for_user(user=request.user, user_id=report.account.user_id)  # 404 unless theirs (or staff)
-    return HttpResponse(report.html)
+    response = HttpResponse(report.html)
+    # Stored HTML is a document, not part of the site: sandboxed (no script, no same-origin access
+    # to the session), and nothing loads from anywhere but the page itself.
+    response["Content-Security-Policy"] = REPORT_HTML_POLICY
+    return response

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from core.api import ErrorSerializer
 from core.errors import ApplicationError
+from security.throttles import SignalSourceThrottle
 
 from ..models import MasterSignal
 from ..selectors import signal_outcome, signal_planning_state
@@ -73,7 +74,7 @@ def _invalid(message: str, fields: dict | None = None) -> Response:
 class SignalWebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes: list = []
+    throttle_classes = [SignalSourceThrottle]
 
     @extend_schema(
         request=SignalInputSerializer,

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Configuration comes only from the environment
 (see .env.example); local/test/production only change defaults and strictness."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,7 +31,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "core",
+    "security",
     "compliance",
     "accounts",
     "brokers",
@@ -48,8 +55,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "security.middleware.StaffSessionIdleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "nija_site.urls"
@@ -106,6 +118,51 @@ STORAGES = {
 }
 LOGIN_URL = "/admin/login/"
 
+# --- Sign-in and session hardening (README "Security") ------------------------------------
+# django-axes sits in front of every authenticate() call (the admin, the portal, any login built
+# on django.contrib.auth): after NIJA_LOGIN_FAILURE_LIMIT wrong passwords for one username that
+# username is locked for NIJA_LOGIN_LOCKOUT_MINUTES (0: until staff unlock it with unlock_login or
+# the admin's "Locked sign-ins" page).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("NIJA_LOGIN_FAILURE_LIMIT", default=5)
+_LOCKOUT_MINUTES = env.int("NIJA_LOGIN_LOCKOUT_MINUTES", default=30)
+AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES) if _LOCKOUT_MINUTES > 0 else None
+# Per username (a guesser spreading over many addresses is still stopped) and, separately, per
+# client address (one address spraying a password over many usernames is stopped too).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Reverse proxies in front of the web process whose X-Forwarded-For is trusted (production: 1).
+NIJA_TRUSTED_PROXY_COUNT = env.int("NIJA_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "security.addresses.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ADMIN = False  # security/admin.py registers them with an audited unlock
+AXES_VERBOSE = False  # axes would log each username; our own log line says what is needed
+# Staff sessions end after this many idle seconds (each request restarts the clock); investors keep
+# Django's SESSION_COOKIE_AGE.
+NIJA_STAFF_SESSION_IDLE_SECONDS = env.int("NIJA_STAFF_SESSION_IDLE_SECONDS", default=1800)
+
+# Content-Security-Policy for every page (admin, portal): scripts, styles and images from this site
+# only, no inline script, no framing, forms post only here. Stored report HTML is served with its
+# own stricter policy (sandbox, see portal.views.portal_report).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],  # inline <style> in templates; no inline script
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # A token first: a caller without credentials then gets 401 with WWW-Authenticate: Bearer.
@@ -116,6 +173,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Per signed-in user and per client address on every endpoint; the signal webhook has its own,
+    # stricter, rate per source address. Over the rate: 429 in the error shape with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["security.throttles.UserThrottle", "security.throttles.AddressThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("NIJA_THROTTLE_USER", default="600/min"),
+        "address": env("NIJA_THROTTLE_ADDRESS", default="1200/min"),
+        "signal_source": env("NIJA_THROTTLE_SIGNAL_SOURCE", default="120/min"),
+    },
 }
 # The schema maps every endpoint and parameter: signed-in users only.
 SPECTACULAR_SETTINGS = {
@@ -150,6 +215,10 @@ else:
     # Producers (seed_demo, the web process) may queue before any worker has started.
     for _folder in ("queue", "processed", "control"):
         (CELERY_QUEUE_DIR / _folder).mkdir(parents=True, exist_ok=True)
+# Throttle counters must be shared by every web process: Redis when there is one.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "nija"}}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again

@@ -26,3 +26,9 @@ NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS")
 
 # No connection outlives its request or thread, so none can hold the test database at teardown.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# Throttle counters per test process, not in the shared Redis (parallel test processes would count
+# each other's requests); rates high enough that only the throttle tests, which set their own, meet them.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {  # noqa: F405
+    "user": "100000/min", "address": "100000/min", "signal_source": "100000/min"}}

@@ -1,0 +1,78 @@
+"""In a real browser: the admin and the portal work under the Content-Security-Policy (no refused
+script or style, at desktop and phone width), and a locked sign-in shows its clear page at 375 px."""
+
+import pytest
+from django.contrib.auth.models import User
+
+pytestmark = pytest.mark.browser
+PASSWORD = "browser-security-pw-7"
+
+
+@pytest.fixture
+def people(transactional_db, make_account):
+    User.objects.create_superuser("olga", password=PASSWORD)
+    investor = User.objects.create_user("daivon", password=PASSWORD)
+    account = make_account("daivon_frazier", full_name="Daivon Frazier")
+    account.portal_user = investor
+    account.save(update_fields=["portal_user"])
+
+
+def _violations(page) -> list[str]:
+    found: list[str] = []
+    page.on("console", lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None)
+    return found
+
+
+def _sign_in(page, url: str, username: str) -> None:
+    page.goto(url)
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("[type=submit]")
+
+
+def _no_overflow(page) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{page.url} overflows a 375 px screen by {overflow}px"
+
+
+def test_admin_and_portal_pages_run_under_the_policy(people, live_server, browser_page):
+    page = browser_page
+    refused = _violations(page)
+    _sign_in(page, f"{live_server.url}/admin/login/", "olga")
+    staff_pages = ["/admin/", "/admin/accounts/account/", "/admin/accounts/account/add/",
+                   "/admin/axes/accessattempt/", "/admin/balances/"]
+    for width in (1280, 375):
+        page.set_viewport_size({"width": width, "height": 800})
+        for path in staff_pages:
+            response = page.goto(f"{live_server.url}{path}")
+            assert response.status == 200, path
+            assert "script-src 'self'" in response.headers["content-security-policy"]
+            if width == 375 and path != "/admin/accounts/account/add/":
+                _no_overflow(page)
+    # the admin's own scripts ran: the sidebar toggle is wired up by nav_sidebar.js
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/admin/accounts/account/")
+    assert page.locator("#toggle-nav-sidebar").count() == 1
+    page.context.clear_cookies()
+    _sign_in(page, f"{live_server.url}/portal/login/", "daivon")
+    assert "Daivon Frazier" in page.content()
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.reload()
+    _no_overflow(page)
+    assert refused == [], refused
+
+
+def test_a_locked_sign_in_shows_why_and_what_to_do_at_phone_width(people, live_server, browser_page, settings):
+    page = browser_page
+    page.set_viewport_size({"width": 375, "height": 740})
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "olga")
+        page.fill("#id_password", "wrong")
+        with page.expect_navigation():
+            page.click("[type=submit]")
+    _sign_in(page, f"{live_server.url}/admin/login/", "olga")
+    text = page.locator("body").inner_text()
+    assert "Sign-in locked" in text and "olga" in text and "unlock_login" in text
+    _no_overflow(page)
