@@ -7,12 +7,17 @@ with no configuration; production settings refuse to start without keys."""
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
 from core.errors import ApplicationError
@@ -67,6 +72,36 @@ def _multifernet(keys: tuple[str, ...]) -> MultiFernet:
             "NIJA_CREDENTIAL_KEYS holds a value that is not a Fernet key (32 url-safe base64 bytes)",
             code="not_configured",
         ) from None
+
+
+def credential_keys_problem(keys: list[str] | tuple[str, ...]) -> str:
+    """'' when every configured key is a Fernet key, else which one is not (by position, never
+    the value): what the system check reports before anything tries to use them."""
+    for position, key in enumerate((k.strip() for k in keys if k and k.strip()), start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            return f"key {position} of NIJA_CREDENTIAL_KEYS is not a Fernet key (32 url-safe base64 bytes)"
+    return ""
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint_key(newest_key: str) -> bytes:
+    # A key of its own, derived from the newest credential key: the fingerprint never reveals
+    # anything encrypted with that key, and rotating the keys re-derives it (rotate_credential_key
+    # recomputes every fingerprint).
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"nija broker credential fingerprint v1").derive(base64.urlsafe_b64decode(newest_key))
+
+
+def key_fingerprint(*, venue: str, api_key: str) -> str:
+    """Keyed fingerprint (HMAC-SHA256) of a venue's API key: equal keys give equal fingerprints, so
+    a key already registered is found without decrypting any row; without the credential keys the
+    fingerprint says nothing about the key."""
+    fernet()  # refuses an unset or malformed key before deriving from it
+    mac = hmac.new(_fingerprint_key(credential_keys()[0]), digestmod=hashlib.sha256)
+    mac.update(f"{venue.strip().lower()}\0{api_key.strip()}".encode())
+    return mac.hexdigest()
 
 
 def fernet() -> MultiFernet:

@@ -24,6 +24,9 @@ class BrokerCredential(models.Model):
     api_secret_encrypted = models.TextField(editable=False)
     passphrase_encrypted = models.TextField(blank=True, editable=False)
     hint = models.CharField(max_length=8, editable=False, help_text="last 4 characters of the API key")
+    # brokers.crypto.key_fingerprint(venue, api_key): finds the same key on another account without
+    # decrypting every row; empty only for a row the migration could not decrypt.
+    key_fingerprint = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, editable=False)
     last_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
     permissions = models.JSONField(default=dict, blank=True, editable=False)
@@ -35,7 +38,7 @@ class BrokerCredential(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "venue", "label"], name="brokers_credential_unique_label"),
             models.CheckConstraint(
-                condition=models.Q(status__in=["active", "disabled", "archived"]),
+                condition=models.Q(status__in=["active", "unverified", "disabled", "archived"]),
                 name="brokers_credential_status_valid",
             ),
         ]

@@ -82,7 +82,9 @@ class AccountBalances:
 
 
 def _active_credentials() -> Q:
-    return Q(credential__status=BrokerCredential.Status.ACTIVE)
+    # An UNVERIFIED key is shown too: its failed verification is "unavailable (why)", and it has no
+    # good reading to count until the audit has verified it (then it is ACTIVE).
+    return Q(credential__status__in=[BrokerCredential.Status.ACTIVE, BrokerCredential.Status.UNVERIFIED])
 
 
 def balance_rows_latest_ok(*, account_ids: list[int], columns: tuple[str, ...]) -> list[tuple]:
@@ -374,10 +376,11 @@ def balance_report(*, user_id: str | None = None) -> dict:
 
 
 def audit_account_ids_batch(*, after_id: int = 0, limit: int) -> list[int]:
-    """Ids of the accounts the balance audit covers (an active credential, account not INACTIVE),
+    """Ids of the accounts the balance audit covers (an active or unverified credential, account not INACTIVE),
     in id order after `after_id`: one batch of the audit task, which queues itself for the next."""
     return list(
-        BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE, account_id__gt=after_id)
+        BrokerCredential.objects.filter(status__in=[BrokerCredential.Status.ACTIVE, BrokerCredential.Status.UNVERIFIED],
+                                        account_id__gt=after_id)
         .exclude(account__status=AccountStatus.INACTIVE)
         .order_by("account_id").values_list("account_id", flat=True).distinct()[:limit]
     )

@@ -94,6 +94,23 @@ class CredentialPlan:
     allow_withdraw_permission: bool
     reason: str
     existing_id: int | None
+    key_fingerprint: str = ""
+
+
+def _key_owner_refuse(*, fingerprint: str, existing_id: int | None, for_update: bool = False) -> None:
+    """One API key, one credential: refuse a key already stored for another credential (another
+    account, or another label of this one), naming the account and never the key."""
+    others = BrokerCredential.objects.filter(key_fingerprint=fingerprint).exclude(pk=existing_id)
+    if for_update:
+        others = others.select_for_update()
+    other = others.select_related("account").order_by("pk").first()
+    if other is not None:
+        raise ApplicationError(
+            f"this API key is already registered for account {other.account.user_id} "
+            f"({other.venue}/{other.label}, credential {other.pk}); one key belongs to one account: "
+            "create a separate key for this one",
+            code="duplicate_key",
+        )
 
 
 def credential_check(
@@ -121,6 +138,8 @@ def credential_check(
         paper = True
     crypto.credential_keys()  # fail before any network call when no key is configured
     existing = BrokerCredential.objects.filter(account=account, venue=venue, label=label).first()
+    fingerprint = crypto.key_fingerprint(venue=venue, api_key=api_key)
+    _key_owner_refuse(fingerprint=fingerprint, existing_id=existing.pk if existing else None)
 
     permissions: dict = {"checked": False}
     verified_at = None
@@ -144,17 +163,21 @@ def credential_check(
     return CredentialPlan(account=account, venue=venue, label=label, paper=paper, api_key=api_key,
                           api_secret=api_secret, passphrase=passphrase, permissions=permissions,
                           verified_at=verified_at, allow_withdraw_permission=allow_withdraw_permission, reason=reason,
-                          existing_id=existing.pk if existing else None)
+                          existing_id=existing.pk if existing else None, key_fingerprint=fingerprint)
 
 
 def credential_store(*, actor: Actor, plan: CredentialPlan) -> BrokerCredential:
     """Write a checked key (new, or replacing the account's key for that venue and label),
-    encrypted, and audit it, in one transaction."""
+    encrypted, and audit it, in one transaction. A key stored without verification (--no-verify)
+    is UNVERIFIED: no client uses it until the balance audit has verified it."""
     account, venue, label, permissions = plan.account, plan.venue, plan.label, plan.permissions
     with transaction.atomic():
         before = None
         existing = BrokerCredential.objects.select_for_update().filter(account=account, venue=venue,
                                                                         label=label).first()
+        # Again under the row lock: the key may have been stored elsewhere since credential_check.
+        _key_owner_refuse(fingerprint=plan.key_fingerprint, existing_id=existing.pk if existing else None,
+                          for_update=True)
         if existing:
             credential = existing
             before = credential.snapshot()
@@ -165,7 +188,9 @@ def credential_store(*, actor: Actor, plan: CredentialPlan) -> BrokerCredential:
         credential.api_secret_encrypted = crypto.encrypt(plan.api_secret)
         credential.passphrase_encrypted = crypto.encrypt(plan.passphrase)
         credential.hint = _hint(plan.api_key)
-        credential.status = BrokerCredential.Status.ACTIVE
+        credential.key_fingerprint = plan.key_fingerprint
+        credential.status = (BrokerCredential.Status.ACTIVE if permissions.get("checked")
+                             else BrokerCredential.Status.UNVERIFIED)
         credential.permissions = permissions
         credential.last_verified_at = plan.verified_at
         credential.save()
@@ -201,6 +226,9 @@ def credential_status_set(
         raise ApplicationError(f"status must be one of {', '.join(BrokerCredential.Status.values)}")
     with transaction.atomic():
         credential = BrokerCredential.objects.select_for_update().select_related("account").get(pk=credential.pk)
+        if status == BrokerCredential.Status.ACTIVE and not credential.permissions.get("checked"):
+            # Never verified: enabling it makes it wait for the balance audit's verification.
+            status = BrokerCredential.Status.UNVERIFIED
         if credential.status == status:
             return credential
         before = credential.snapshot()
@@ -222,13 +250,58 @@ def credential_keys_rotate(*, actor: Actor) -> int:
             credential.api_key_encrypted = crypto.rotate(credential.api_key_encrypted)
             credential.api_secret_encrypted = crypto.rotate(credential.api_secret_encrypted)
             credential.passphrase_encrypted = crypto.rotate(credential.passphrase_encrypted)
-            credential.save(update_fields=["api_key_encrypted", "api_secret_encrypted", "passphrase_encrypted"])
+            # The fingerprint key derives from the newest key, so fingerprints follow the rotation.
+            credential.key_fingerprint = crypto.key_fingerprint(
+                venue=credential.venue, api_key=crypto.decrypt(credential.api_key_encrypted))
+            credential.save(update_fields=["api_key_encrypted", "api_secret_encrypted", "passphrase_encrypted",
+                                           "key_fingerprint"])
             count += 1
         audit_event_record(
             actor=actor, action="CREDENTIAL_KEYS_ROTATE", target_type="broker_credential", target_id="*",
             after={"re_encrypted": count, "keys_configured": len(crypto.credential_keys())},
         )
     return count
+
+
+def credential_verify(*, actor: Actor, credential: BrokerCredential) -> str:
+    """Verify a key stored UNVERIFIED (--no-verify): fetch balances and check its permissions, as
+    credential_add would have. Returns '' when it is now ACTIVE, else why it is not: a key the
+    venue refuses stays UNVERIFIED (tried again next audit); a key that can withdraw, not accepted
+    with a reason when it was added, is DISABLED. Every outcome but a failed call is audited."""
+    from .clients.locks import credential_lock
+
+    secrets = crypto.credential_secrets(credential)
+    try:
+        with credential_lock(credential.pk):
+            report = _verify(venue=credential.venue, api_key=secrets.api_key, api_secret=secrets.api_secret,
+                             passphrase=secrets.passphrase, paper=credential.is_paper, credential_id=None)
+    except ApplicationError as exc:
+        return f"key not verified yet: {exc.message}"
+    permissions = {"checked": True, "can_trade": report.can_trade, "can_withdraw": report.can_withdraw,
+                   "detail": report.detail}
+    accepted = bool(credential.permissions.get("withdraw_accepted"))
+    if accepted:
+        permissions["withdraw_accepted"] = True
+    refused = report.can_withdraw and not accepted
+    with transaction.atomic():
+        credential = BrokerCredential.objects.select_for_update().select_related("account").get(pk=credential.pk)
+        if credential.status != BrokerCredential.Status.UNVERIFIED:
+            return ""  # replaced, verified or disabled by someone else meanwhile
+        before = credential.snapshot()
+        credential.permissions = permissions
+        credential.last_verified_at = timezone.now()
+        credential.status = BrokerCredential.Status.DISABLED if refused else BrokerCredential.Status.ACTIVE
+        credential.save(update_fields=["permissions", "last_verified_at", "status", "updated_at"])
+        audit_event_record(
+            actor=actor, action="CREDENTIAL_VERIFY_REFUSED" if refused else "CREDENTIAL_VERIFY",
+            target_type="broker_credential",
+            target_id=f"{credential.account.user_id}:{credential.venue}:{credential.label}",
+            reason="the key can withdraw funds; NIJA only accepts trade-only keys" if refused else "",
+            before=before, after=credential.snapshot(),
+        )
+    if refused:
+        return "key refused: it can WITHDRAW funds; disabled (add a trade-only key)"
+    return ""
 
 
 # --- alerts ---------------------------------------------------------------------------------
@@ -448,34 +521,42 @@ def balance_audit_run(
 ) -> BalanceAuditSummary:
     """Fetch every active credential's balances concurrently (bounded; one call at a time per
     credential through its lock), value them in USD with the venue's prices, store snapshots,
-    and raise BALANCE_LOW / BALANCE_DROP alerts. A failed fetch is stored as failed with its error."""
+    and raise BALANCE_LOW / BALANCE_DROP alerts. A failed fetch is stored as failed with its error.
+    UNVERIFIED keys are verified first (credential_verify); one that fails is stored as a failed
+    fetch with the reason and is not used."""
     from .selectors import account_totals_latest_ok
 
     started = timezone.now()
-    qs = (
-        BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE)
-        .exclude(account__status=AccountStatus.INACTIVE)
-        .select_related("account", "account__risk_profile")
-        .order_by("pk")
-    )
-    if account_ids is not None:
-        qs = qs.filter(account_id__in=list(account_ids))
-    credentials = list(qs)
-    accounts = {c.account_id: c.account for c in credentials}
+
+    def covered(status: str):
+        qs = (BrokerCredential.objects.filter(status=status).exclude(account__status=AccountStatus.INACTIVE)
+              .select_related("account", "account__risk_profile").order_by("pk"))
+        return qs if account_ids is None else qs.filter(account_id__in=list(account_ids))
+
+    unverified = list(covered(BrokerCredential.Status.UNVERIFIED))
+    not_verified = []
+    for credential in unverified:
+        problem = credential_verify(actor="balance_audit", credential=credential)
+        if problem:
+            not_verified.append(CredentialFetch(credential_id=credential.pk, account_id=credential.account_id,
+                                                venue=credential.venue, fetched_at=timezone.now(), error=problem))
+    credentials = list(covered(BrokerCredential.Status.ACTIVE))
+    accounts = {c.account_id: c.account for c in [*credentials, *unverified]}
     previous = account_totals_latest_ok(account_ids=list(accounts))
     fetches = async_to_sync(_fetch_all)(
         credentials, concurrency or settings.NIJA_BALANCE_AUDIT_CONCURRENCY, timeout, progress
-    )
+    ) + not_verified
+    fetched_ids = [f.credential_id for f in fetches]
 
     with transaction.atomic():
         # Row locks in a fixed order: two audits writing at once serialize here, so each
         # credential ends with exactly one latest set.
-        list(BrokerCredential.objects.select_for_update().filter(pk__in=[c.pk for c in credentials]).order_by("pk")
+        list(BrokerCredential.objects.select_for_update().filter(pk__in=fetched_ids).order_by("pk")
              .values_list("pk", flat=True))
         # An audit that finished after a newer one (beat and a command at once) keeps its rows as
         # history but does not take the "latest" flags from the newer reading.
         newest = dict(
-            BalanceSnapshot.objects.filter(credential_id__in=[c.pk for c in credentials], is_latest=True)
+            BalanceSnapshot.objects.filter(credential_id__in=fetched_ids, is_latest=True)
             .values_list("credential_id", "fetched_at")
         )
         current_fetches = [f for f in fetches if newest.get(f.credential_id) is None
@@ -509,7 +590,7 @@ def balance_audit_run(
         {"account": accounts[f.account_id].user_id, "venue": f.venue, "error": f.error} for f in fetches if f.error
     ]
     summary = BalanceAuditSummary(
-        started_at=started, finished_at=timezone.now(), accounts=len(accounts), credentials=len(credentials),
+        started_at=started, finished_at=timezone.now(), accounts=len(accounts), credentials=len(fetches),
         ok=sum(1 for f in fetches if not f.error), failed=len(failures), snapshots=len(rows),
         alerts_opened=alerts_opened,
         total_usd=sum(current.values(), Decimal(0)), failures=failures,

@@ -808,7 +808,7 @@ def _credential_plan(user_id: str, venue: str, keys: KeySet, enabled: bool, why:
         stored = KeySet(origin="", source="", api_key=secrets.api_key, api_secret=secrets.api_secret,
                         passphrase=secrets.passphrase, paper=current.is_paper)
         planned.action = "unchanged" if stored.same_keys(keys) else "replace"
-        active = current.status == CredentialStatus.ACTIVE
+        active = current.status in (CredentialStatus.ACTIVE, CredentialStatus.UNVERIFIED)
         planned.status_change = planned.action == "unchanged" and active != enabled
     return planned
 

@@ -1,19 +1,27 @@
 """Production: PostgreSQL, Redis, gunicorn behind a reverse proxy. Refuses to start without its
 secrets rather than falling back to anything insecure."""
 
-from django.core.exceptions import ImproperlyConfigured
+import sys
 
 from .base import *  # noqa: F403
 from .base import DATABASES, NIJA_CREDENTIAL_KEYS, REDIS_URL, SECRET_KEY, env
 
+
+def _refuse(message: str) -> None:
+    # One line naming the variable and a non-zero exit, before anything starts: a traceback from
+    # the settings import would bury the one thing the operator has to fix.
+    sys.stderr.write(f"configuration error: {message}\n")
+    raise SystemExit(2)
+
+
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set in production.")
+    _refuse("SECRET_KEY must be set in production.")
 if not NIJA_CREDENTIAL_KEYS:
-    raise ImproperlyConfigured("NIJA_CREDENTIAL_KEYS must be set in production (comma-separated Fernet keys).")
+    _refuse("NIJA_CREDENTIAL_KEYS must be set in production (comma-separated Fernet keys).")
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
+    _refuse("DATABASE_URL must point at PostgreSQL in production.")
 if not REDIS_URL:
-    raise ImproperlyConfigured("REDIS_URL must be set in production.")
+    _refuse("REDIS_URL must be set in production.")
 
 DEBUG = False
 NIJA_TRUSTED_PROXY_COUNT = env.int("NIJA_TRUSTED_PROXY_COUNT", default=1)  # gunicorn behind one TLS proxy

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 
+import ccxt
 import ccxt.async_support as ccxt_async
 import pytest
 
@@ -48,6 +49,22 @@ def venues(monkeypatch):
         markets_load(self, "kraken")
         return self.markets
 
+    # Keys stored with verify=False are UNVERIFIED: the audit verifies them first, through the
+    # synchronous client (OKX: a trade-only key; Kraken: refused like its balance call).
+    def okx_verify_fetch(self, url, method="GET", headers=None, body=None):
+        if "account/balance" in url:
+            return balance
+        if "account/config" in url:
+            return {"code": "0", "msg": "", "data": [{"perm": "read_only,trade", "uid": "42"}]}
+        raise AssertionError(url)
+
+    def kraken_verify_fetch(self, url, method="GET", headers=None, body=None):
+        error = {"error": ["EAPI:Invalid key"]}
+        self.handle_errors(200, "OK", url, method, {}, '{"error":["EAPI:Invalid key"]}', error, headers, body)
+
+    monkeypatch.setattr(ccxt.okx, "fetch", okx_verify_fetch)
+    monkeypatch.setattr(ccxt.okx, "load_markets", lambda self, reload=False, params=None: markets_load(self, "okx"))
+    monkeypatch.setattr(ccxt.kraken, "fetch", kraken_verify_fetch)
     monkeypatch.setattr(ccxt_async.okx, "fetch", okx_fetch)
     monkeypatch.setattr(ccxt_async.okx, "load_markets", okx_markets)
     monkeypatch.setattr(ccxt_async.kraken, "fetch", kraken_fetch)

@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from accounts.models import Account
 from brokers.crypto import credential_secrets
 from brokers.models import BrokerCredential
+from brokers.services import credential_add
 from compliance.models import AuditEvent
 
 USERS = [
@@ -494,3 +495,22 @@ def test_yaml_keys_are_permission_checked_like_env_keys(db, tmp_path, okx_venue)
     assert credential.venue == "okx" and credential.permissions["can_withdraw"] is False
     assert credential_secrets(credential).passphrase == "okx-pass-phrase-42"
     assert "delete them: tania_gilbert.yaml" in out and "okx-pass-phrase-42" not in out
+
+
+def test_no_verify_imports_keys_as_unverified_so_none_trades_before_the_audit_checks_it(db, nija_dir):
+    config, env = nija_dir
+    run("--config-dir", str(config), "--env-file", str(env), "--no-verify")
+    statuses = dict(BrokerCredential.objects.values_list("account__user_id", "status").filter(venue="kraken"))
+    assert statuses == {"daivon_frazier": "unverified", "nija_master": "unverified"}
+    assert all(not c.permissions.get("checked") for c in BrokerCredential.objects.all())
+    assert "nothing to change" in run("--config-dir", str(config), "--env-file", str(env), "--no-verify")
+
+
+def test_a_key_already_registered_for_another_account_is_refused_and_nothing_is_imported(db, nija_dir, make_account):
+    config, env = nija_dir
+    other = make_account("someone_else")
+    credential_add(actor="test", account=other, venue="kraken", api_key="kraken-daivon-key-0001",
+                   api_secret="x-secret", verify=False)
+    with pytest.raises(CommandError, match="already registered for account someone_else"):
+        run("--config-dir", str(config), "--env-file", str(env), "--no-verify")
+    assert not Account.objects.exclude(user_id="someone_else").exists()

@@ -29,6 +29,17 @@ def test_production_refuses_to_start_without_required_settings(missing):
     proc = _manage("check", env=env)
     assert proc.returncode != 0
     assert f"{missing} must" in proc.stderr
+    # one line naming the variable, no traceback
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("keys", ["not-a-fernet-key", f"{Fernet.generate_key().decode()},short"])
+def test_an_invalid_credential_key_fails_the_system_check_without_showing_it(keys):
+    proc = _manage("check", env={"DJANGO_SETTINGS_MODULE": "nija_site.settings.local", "NIJA_CREDENTIAL_KEYS": keys})
+    assert proc.returncode != 0
+    assert "brokers.E001" in proc.stderr and "is not a Fernet key" in proc.stderr
+    assert "not-a-fernet-key" not in proc.stderr + proc.stdout and "short" not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
 
 
 def test_production_check_deploy_is_clean():

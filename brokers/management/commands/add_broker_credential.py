@@ -65,3 +65,6 @@ class Command(NijaCommand):
             f"stored {credential.venue}/{credential.label} for {account.user_id} (key ****{credential.hint}); "
             f"permissions: {detail}"
         )
+        if credential.status == credential.Status.UNVERIFIED:
+            self.stdout.write("status: UNVERIFIED (not used for trading until the balance audit has verified it, "
+                              "permissions included)")
