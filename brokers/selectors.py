@@ -178,7 +178,9 @@ def position_quantity(*, account: Account, venue: str, asset: str) -> Decimal:
 def credential_rows(*, account: Account) -> list[dict]:
     """The account's keys as an operator checks them: venue, label, enabled, status, hint; no secret."""
     return [
-        {"venue": c.venue, "label": c.label, "enabled": c.status == BrokerCredential.Status.ACTIVE,
+        # An UNVERIFIED key is enabled (it trades once the balance audit has verified it).
+        {"venue": c.venue, "label": c.label,
+         "enabled": c.status in (BrokerCredential.Status.ACTIVE, BrokerCredential.Status.UNVERIFIED),
          "status": c.status, "key_hint": c.masked_key if c.hint else "", "paper": c.is_paper,
          "verified": bool((c.permissions or {}).get("checked")), "last_verified_at": c.last_verified_at}
         for c in BrokerCredential.objects.filter(account=account).order_by("venue", "label")

@@ -223,15 +223,16 @@ def test_import_maps_every_field_and_rerunning_changes_nothing(db, install):
     assert (daivon["trading_enabled"], daivon["copy"]["copy_enabled"], daivon["copy"]["multiplier"]) == (
         True, True, "1.50000000")
     assert daivon["blocked_instruments"] == ["XRP/USD"] and daivon["account_type"] == "retail"
+    # imported with --no-verify: enabled, UNVERIFIED until the balance audit has verified the key
     assert [(c["venue"], c["enabled"], c["status"], c["key_hint"]) for c in daivon["credentials"]] == [
-        ("kraken", True, "active", "****0001")]
+        ("kraken", True, "unverified", "****0001")]
 
     tania = json.loads(status("tania_gilbert"))
     assert (tania["email"], tania["trading_enabled"]) == ("tania@example.com", True)
     assert (tania["copy"]["copy_enabled"], tania["copy"]["multiplier"]) == (False, "0.50000000")
     assert tania["blocked_instruments"] == ["XRP/USD"]
     assert [(c["venue"], c["enabled"], c["status"], c["key_hint"], c["paper"]) for c in tania["credentials"]] == [
-        ("alpaca", False, "disabled", "****0002", True), ("kraken", True, "active", "****7777", False)]
+        ("alpaca", False, "disabled", "****0002", True), ("kraken", True, "unverified", "****7777", False)]
     yaml_key = BrokerCredential.objects.get(account__user_id="tania_gilbert", venue="kraken")
     assert credential_secrets(yaml_key).api_secret == "tania-kraken-secret-must-not-leak"
     assert "must-not-leak" not in yaml_key.api_secret_encrypted
