@@ -23,6 +23,7 @@ urlpatterns = [
     path("users", login_required(RedirectView.as_view(pattern_name="admin:nija-users", query_string=True,
                                                       http_method_names=["get", "head"]), login_url="admin:login"),
          name="users-dashboard"),
+    path("", include("security.urls")),  # password reset by e-mail (staff and investors)
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/users", UsersSummaryAliasView.as_view(), name="users-balance-summary-alias"),  # the balance guide's URL

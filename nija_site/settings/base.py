@@ -144,6 +144,8 @@ AXES_VERBOSE = False  # axes would log each username; our own log line says what
 # Staff sessions end after this many idle seconds (each request restarts the clock); investors keep
 # Django's SESSION_COOKIE_AGE.
 NIJA_STAFF_SESSION_IDLE_SECONDS = env.int("NIJA_STAFF_SESSION_IDLE_SECONDS", default=1800)
+# A password-reset link works once and for this long (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = env.int("NIJA_PASSWORD_RESET_HOURS", default=2) * 3600
 
 # Content-Security-Policy for every page (admin, portal): scripts, styles and images from this site
 # only, no inline script, no framing, forms post only here. Stored report HTML is served with its

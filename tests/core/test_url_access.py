@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db
 # one with 401).
 PUBLIC = {"healthz", "portal/login/", "portal/logout/", "admin/login/", "admin/logout/", "api/v1/signals",
           "portal/invitation/<uidb64>/<token>/", "portal/password/set/", "portal/password/reset/",
-          "portal/password/reset/sent/", "portal/password/reset/<uidb64>/<token>/"}
+          "portal/password/reset/sent/", "portal/password/reset/<uidb64>/<token>/",
+          # the staff password reset by e-mail (the same reasoning as the portal's)
+          "password-reset/", "password-reset/sent/", "password-reset/<uidb64>/<token>/", "password-reset/complete/"}
 # Portal forms about the signed-in investor's own login: a POST by A answers A (a form with errors),
 # never with anything of B's.
 OWN_FORMS = {"portal/password/change/"}

@@ -3,6 +3,7 @@ script or style, at desktop and phone width), and a locked sign-in shows its cle
 
 import pytest
 from django.contrib.auth.models import User
+from django.core import mail
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-security-pw-7"
@@ -76,3 +77,34 @@ def test_a_locked_sign_in_shows_why_and_what_to_do_at_phone_width(people, live_s
     text = page.locator("body").inner_text()
     assert "Sign-in locked" in text and "olga" in text and "unlock_login" in text
     _no_overflow(page)
+
+
+def test_password_reset_by_email_in_the_browser_at_phone_width(people, live_server, browser_page):
+    User.objects.filter(username="olga").update(email="olga@nija.example")
+    page = browser_page
+    refused = _violations(page)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"{live_server.url}/admin/login/")
+    with page.expect_navigation():
+        page.click("a[href='/password-reset/']")
+    _no_overflow(page)
+    page.fill("#id_email", "olga@nija.example")
+    with page.expect_navigation():
+        page.click("[type=submit]")
+    assert "Check your e-mail" in page.content()
+    link = next(line for line in mail.outbox[-1].body.splitlines() if "/password-reset/" in line).strip()
+    page.goto(link)
+    _no_overflow(page)
+    page.fill("#id_new_password1", "a-long-new-passphrase-2026")
+    page.fill("#id_new_password2", "a-long-new-passphrase-2026")
+    with page.expect_navigation():
+        page.click("[type=submit]")
+    assert "Password changed" in page.content()
+    _no_overflow(page)
+    page.click("text=staff")
+    page.fill("#id_username", "olga")
+    page.fill("#id_password", "a-long-new-passphrase-2026")
+    with page.expect_navigation():
+        page.click("[type=submit]")
+    assert page.url.endswith("/admin/")
+    assert refused == [], refused
