@@ -139,7 +139,8 @@ def credential_check(
     crypto.credential_keys()  # fail before any network call when no key is configured
     existing = BrokerCredential.objects.filter(account=account, venue=venue, label=label).first()
     fingerprint = crypto.key_fingerprint(venue=venue, api_key=api_key)
-    _key_owner_refuse(fingerprint=fingerprint, existing_id=existing.pk if existing else None)
+    if venue != "paper":  # PAPER ignores its key: the simulated account is the credential itself
+        _key_owner_refuse(fingerprint=fingerprint, existing_id=existing.pk if existing else None)
 
     permissions: dict = {"checked": False}
     verified_at = None
@@ -176,8 +177,9 @@ def credential_store(*, actor: Actor, plan: CredentialPlan) -> BrokerCredential:
         existing = BrokerCredential.objects.select_for_update().filter(account=account, venue=venue,
                                                                         label=label).first()
         # Again under the row lock: the key may have been stored elsewhere since credential_check.
-        _key_owner_refuse(fingerprint=plan.key_fingerprint, existing_id=existing.pk if existing else None,
-                          for_update=True)
+        if venue != "paper":
+            _key_owner_refuse(fingerprint=plan.key_fingerprint, existing_id=existing.pk if existing else None,
+                              for_update=True)
         if existing:
             credential = existing
             before = credential.snapshot()

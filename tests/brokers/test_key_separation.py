@@ -193,3 +193,10 @@ def test_a_key_the_venue_refuses_stays_unverified_and_is_shown_unavailable(make_
     assert credential.status == BrokerCredential.Status.UNVERIFIED
     assert summary.failed == 1 and summary.failures[0]["error"].startswith("key not verified yet")
     assert not AuditEvent.objects.filter(action__startswith="CREDENTIAL_VERIFY").exists()
+
+
+def test_paper_keys_may_repeat_because_the_paper_venue_ignores_its_key(make_account):
+    for user_id in ("ann", "bob"):
+        credential_add(actor="test", account=make_account(user_id), venue="paper", api_key="paper-demo-key",
+                       api_secret="paper-secret")
+    assert BrokerCredential.objects.filter(venue="paper").count() == 2
