@@ -124,7 +124,7 @@ LOGIN_URL = "/admin/login/"
 # username is locked for NIJA_LOGIN_LOCKOUT_MINUTES (0: until staff unlock it with unlock_login or
 # the admin's "Locked sign-ins" page).
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "security.backends.LockoutBackend",  # django-axes lockout (security/backends.py)
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("NIJA_LOGIN_FAILURE_LIMIT", default=5)
@@ -144,6 +144,10 @@ AXES_VERBOSE = False  # axes would log each username; our own log line says what
 # Staff sessions end after this many idle seconds (each request restarts the clock); investors keep
 # Django's SESSION_COOKIE_AGE.
 NIJA_STAFF_SESSION_IDLE_SECONDS = env.int("NIJA_STAFF_SESSION_IDLE_SECONDS", default=1800)
+# Two-factor sign-in (django-otp, TOTP + recovery codes): required for superusers and operators when
+# on (production turns it on), optional for viewers. Authenticator apps show this issuer name.
+NIJA_OTP_REQUIRED = env.bool("NIJA_OTP_REQUIRED", default=False)
+OTP_TOTP_ISSUER = env("NIJA_OTP_ISSUER", default="NIJA back office")
 # A password-reset link works once and for this long (Django's default is three days).
 PASSWORD_RESET_TIMEOUT = env.int("NIJA_PASSWORD_RESET_HOURS", default=2) * 3600
 
