@@ -6,11 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import update_wrapper
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import path, reverse
+
+from security.forms import StaffSignInForm
+from security.selectors import otp_state
+
+TWO_FACTOR_PAGE = "nija-two-factor"
+# Pages a staff member who must still set up two-factor sign-in may open.
+_SETUP_ALLOWED = {TWO_FACTOR_PAGE, "logout", "jsi18n"}
 
 
 @dataclass(frozen=True)
@@ -19,7 +28,7 @@ class StaffPage:
     name: str  # URL name, reversed as "admin:<name>"
     title: str
     view: Callable[..., HttpResponse]
-    permission: str  # viewer-level pages use a view_ permission every staff group has
+    permission: str  # viewer-level pages use a view_ permission every staff group has; "" = any staff
 
 
 class NijaAdminSite(admin.AdminSite):
@@ -27,17 +36,34 @@ class NijaAdminSite(admin.AdminSite):
     site_title = "NIJA back office"
     index_title = "Registry, copy engine and reporting"
     index_template = "admin/nija/index.html"
+    login_form = StaffSignInForm  # password, then the authenticator code for users who set one up
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._staff_pages: list[StaffPage] = []
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        # A staff member with an authenticator is signed in only once this session gave its code.
+        return super().has_permission(request) and otp_state(request) != "code"
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        def guarded(request: HttpRequest, *args, **kwargs):
+            match = request.resolver_match
+            if (request.user.is_active and request.user.is_staff and otp_state(request) == "setup"
+                    and (match is None or match.url_name not in _SETUP_ALLOWED)):
+                return redirect(reverse(f"{self.name}:{TWO_FACTOR_PAGE}"))
+            return inner(request, *args, **kwargs)
+
+        return update_wrapper(guarded, inner)
 
     def register_page(self, page: StaffPage) -> None:
         self._staff_pages.append(page)
 
     def staff_pages_for(self, request: HttpRequest) -> list[dict]:
         return [{"title": p.title, "url": reverse(f"{self.name}:{p.name}")}
-                for p in self._staff_pages if request.user.has_perm(p.permission)]
+                for p in self._staff_pages if not p.permission or request.user.has_perm(p.permission)]
 
     def each_context(self, request: HttpRequest) -> dict:
         context = super().each_context(request)
@@ -46,7 +72,7 @@ class NijaAdminSite(admin.AdminSite):
 
     def _guarded(self, page: StaffPage) -> Callable[..., HttpResponse]:
         def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if not request.user.has_perm(page.permission):
+            if page.permission and not request.user.has_perm(page.permission):
                 raise PermissionDenied
             return page.view(request, *args, site=self, **kwargs)
 

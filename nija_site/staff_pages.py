@@ -1,17 +1,26 @@
 """Staff pages that are not plain model admin, served by the project's AdminSite. Each view reads
-through the owning apps' selectors and presenters; none writes (actions stay in the admin's forms)."""
+through the owning apps' selectors and presenters; the two-factor page writes only through security.services."""
 
 from __future__ import annotations
 
+import base64
+
+import segno
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django_otp import login as otp_login
 
 from brokers.presenters import account_line, summary_lines
 from brokers.selectors import balances_all
+from core.errors import ApplicationError
+from security.selectors import otp_authenticator, otp_recovery_codes_left, otp_required_for
+from security.services import otp_disable, otp_recovery_codes_renew, otp_setup_confirm, otp_setup_start
 
-from .admin_site import NijaAdminSite, StaffPage
+from .admin_site import TWO_FACTOR_PAGE, NijaAdminSite, StaffPage
 from .dashboard import users_page
 
 BALANCES_PER_PAGE = 50
@@ -37,8 +46,44 @@ def balances_page(request: HttpRequest, *, site: NijaAdminSite) -> HttpResponse:
     return TemplateResponse(request, "admin/nija/balances.html", context)
 
 
+def two_factor_page(request: HttpRequest, *, site: NijaAdminSite) -> HttpResponse:
+    """Set up, renew recovery codes for, or (where not required) turn off one's own two-factor
+    sign-in. Recovery codes are shown once, right after they are made."""
+    user = request.user
+    required = otp_required_for(user)
+    codes: list[str] = []
+    error = ""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "confirm":
+                device, codes = otp_setup_confirm(user=user, token=request.POST.get("token", ""))
+                otp_login(request, device)  # this session gave a good code
+            elif action == "renew":
+                codes = otp_recovery_codes_renew(user=user)
+            elif action == "disable" and not required:
+                otp_disable(actor=user, user=user, reason=request.POST.get("reason", ""))
+                messages.success(request, "Two-factor sign-in is off.")
+                return redirect(f"{site.name}:{TWO_FACTOR_PAGE}")
+            else:
+                error = "that action is not available"
+        except ApplicationError as exc:
+            error = exc.message
+    authenticator = otp_authenticator(user)
+    context = {**site.each_context(request), "title": "Two-factor sign-in", "required": required,
+               "enabled": authenticator is not None, "codes": codes, "error": error,
+               "codes_left": otp_recovery_codes_left(user) if authenticator else 0}
+    if authenticator is None:
+        pending = otp_setup_start(user=user)
+        context["qr_data_uri"] = segno.make(pending.config_url, error="m").svg_data_uri(scale=4)
+        context["secret"] = base64.b32encode(pending.bin_key).decode()
+    return TemplateResponse(request, "admin/nija/two_factor.html", context)
+
+
 def staff_pages_register(site: NijaAdminSite) -> None:
     site.register_page(StaffPage(route="users/", name="nija-users", title="Users (dashboard)", view=users_page,
                                  permission="accounts.view_account"))
     site.register_page(StaffPage(route="balances/", name="nija-balances", title="Balances",
                                  view=balances_page, permission="brokers.view_balancesnapshot"))
+    site.register_page(StaffPage(route="two-factor/", name=TWO_FACTOR_PAGE, title="Two-factor sign-in",
+                                 view=two_factor_page, permission=""))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from axes.admin import AccessAttemptAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessLog
 from django.contrib import admin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.admin_actions import reason_action
 
@@ -39,3 +41,10 @@ class LockedSignInAdmin(AccessAttemptAdmin):
 class SignInLogAdmin(AccessLogAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# django-otp's own admin pages show each device's secret key: not offered. Devices are managed on the
+# staff page "Two-factor sign-in" and with reset_two_factor (both audited).
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

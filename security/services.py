@@ -6,6 +6,8 @@ from __future__ import annotations
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compliance.services import audit_event_record
 from core.actors import Actor, reason_required
@@ -35,3 +37,65 @@ def login_unlock(*, actor: Actor, username: str, reason: str) -> int:
     return failures
 
 
+
+
+# --- two-factor sign-in (django-otp) --------------------------------------------------------------
+RECOVERY_CODES = 10
+
+
+def otp_setup_start(*, user) -> TOTPDevice:
+    """The user's pending (unconfirmed) authenticator, created once: reloading the setup page keeps
+    the same secret, so a code scanned a moment ago still works."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+def _recovery_codes_issue(user) -> list[str]:
+    device, _ = StaticDevice.objects.get_or_create(user=user, name="recovery")
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
+
+
+def otp_setup_confirm(*, user, token: str) -> tuple[TOTPDevice, list[str]]:
+    """Confirm the pending authenticator with a code it shows; returns it and fresh recovery codes
+    (shown once, stored as given: django-otp compares them directly). Audited."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        raise ApplicationError("no authenticator is waiting to be confirmed: start the setup again",
+                               code="otp_not_started")
+    token = (token or "").strip().replace(" ", "")
+    if not token.isdigit() or not device.verify_token(token):
+        raise ApplicationError("that code does not match: enter the 6 digits your app shows now",
+                               code="otp_invalid")
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        codes = _recovery_codes_issue(user)
+        audit_event_record(actor=user, action="otp.enabled", target_type="user", target_id=user.get_username(),
+                           after={"authenticator": True, "recovery_codes": len(codes)})
+    return device, codes
+
+
+def otp_recovery_codes_renew(*, user) -> list[str]:
+    """New recovery codes replace the old ones (all of them). Audited."""
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ApplicationError("set up the authenticator first", code="otp_not_enabled")
+    with transaction.atomic():
+        codes = _recovery_codes_issue(user)
+        audit_event_record(actor=user, action="otp.recovery_codes_renewed", target_type="user",
+                           target_id=user.get_username(), after={"recovery_codes": len(codes)})
+    return codes
+
+
+def otp_disable(*, actor: Actor, user, reason: str) -> None:
+    """Remove a user's authenticator and recovery codes (a lost phone: staff do it for them, with a
+    reason; a user may turn off their own only where it is not required). Audited."""
+    reason = reason_required(reason, "turn off two-factor sign-in")
+    with transaction.atomic():
+        removed = TOTPDevice.objects.filter(user=user).delete()[0]
+        StaticDevice.objects.filter(user=user).delete()
+        audit_event_record(actor=actor, action="otp.disabled", target_type="user", target_id=user.get_username(),
+                           reason=reason, before={"authenticator": bool(removed)}, after={"authenticator": False})

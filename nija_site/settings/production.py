@@ -24,6 +24,7 @@ if not REDIS_URL:
     _refuse("REDIS_URL must be set in production.")
 
 DEBUG = False
+NIJA_OTP_REQUIRED = env.bool("NIJA_OTP_REQUIRED", default=True)  # superusers and operators (README: Security)
 NIJA_TRUSTED_PROXY_COUNT = env.int("NIJA_TRUSTED_PROXY_COUNT", default=1)  # gunicorn behind one TLS proxy
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -44,6 +44,13 @@ def test_an_invalid_credential_key_fails_the_system_check_without_showing_it(bad
     assert "Traceback" not in proc.stderr
 
 
+def test_production_requires_two_factor_sign_in_for_operators_and_superusers():
+    proc = _manage("shell", "-c", "from django.conf import settings; print(settings.NIJA_OTP_REQUIRED)",
+                   env=PRODUCTION_ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True"
+
+
 def test_production_check_deploy_is_clean():
     proc = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert proc.returncode == 0, proc.stderr

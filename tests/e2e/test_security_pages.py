@@ -4,6 +4,8 @@ script or style, at desktop and phone width), and a locked sign-in shows its cle
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-security-pw-7"
@@ -107,4 +109,24 @@ def test_password_reset_by_email_in_the_browser_at_phone_width(people, live_serv
     with page.expect_navigation():
         page.click("[type=submit]")
     assert page.url.endswith("/admin/")
+    assert refused == [], refused
+
+
+def test_an_operator_sets_up_two_factor_sign_in_at_phone_width(people, live_server, browser_page, settings):
+    settings.NIJA_OTP_REQUIRED = True
+    page = browser_page
+    refused = _violations(page)
+    page.set_viewport_size({"width": 375, "height": 740})
+    _sign_in(page, f"{live_server.url}/admin/login/", "olga")  # a superuser: required
+    assert page.url.endswith("/admin/two-factor/")
+    assert page.locator("img[alt='QR code of your authenticator key']").is_visible()
+    _no_overflow(page)
+    device = TOTPDevice.objects.get(user__username="olga", confirmed=False)
+    page.fill("#id_token", f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}")
+    with page.expect_navigation():
+        page.click("text=Turn on two-factor sign-in")
+    assert "Your recovery codes" in page.content() and page.locator("ol.codes li").count() == 10
+    _no_overflow(page)
+    page.goto(f"{live_server.url}/admin/accounts/account/")
+    assert "/admin/accounts/account/" in page.url
     assert refused == [], refused
