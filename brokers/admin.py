@@ -11,9 +11,10 @@ from django.contrib import admin
 from core.admin import ReadOnlyModelAdmin
 from core.admin_actions import reason_action
 from core.errors import ApplicationError
+from security.services import password_reconfirm
 
 from .models import Alert, BalanceSnapshot, BrokerCredential, PaperBalance, PaperOrder, PaperPrice
-from .selectors import credential_get
+from .selectors import credential_exists, credential_get
 from .services import CredentialPlan, alert_resolve, credential_check, credential_status_set, credential_store
 
 
@@ -32,6 +33,10 @@ class CredentialForm(forms.ModelForm):
         required=False, help_text="Accept a key that can withdraw funds (needs a reason; audited)."
     )
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    current_password = forms.CharField(
+        label="Your password", required=False, strip=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Replacing a key asks for your password when your sign-in is more than a few minutes old.",
+    )
 
     class Meta:
         model = BrokerCredential
@@ -55,6 +60,13 @@ class CredentialForm(forms.ModelForm):
         label = cleaned.get("label") or instance.label or "default"
         if not cleaned.get("api_key") or not cleaned.get("api_secret"):
             raise forms.ValidationError("Enter the API key and secret (they are stored encrypted and never shown).")
+        replacing = instance.pk is not None or (account is not None and credential_exists(
+            account=account, venue=venue, label=label))
+        if replacing and self.request is not None:
+            problem = password_reconfirm(request=self.request, password=cleaned.get("current_password") or "")
+            if problem:
+                self.add_error("current_password", problem)
+                return cleaned
         try:
             self.credential_plan = credential_check(
                 account=account, venue=venue, label=label,
@@ -70,7 +82,7 @@ class CredentialForm(forms.ModelForm):
             # A replacement from the add page: the form validates (account, venue, label) against
             # the stored row as itself, not as a duplicate.
             self.instance = credential_get(credential_id=self.credential_plan.existing_id)
-        for name in ("api_key", "api_secret", "passphrase"):
+        for name in ("api_key", "api_secret", "passphrase", "current_password"):
             cleaned.pop(name, None)
         return cleaned
 

@@ -132,6 +132,12 @@ def credential_get(*, credential_id: int) -> BrokerCredential:
     return BrokerCredential.objects.select_related("account").get(pk=credential_id)
 
 
+def credential_exists(*, account, venue: str, label: str) -> bool:
+    """Whether adding (account, venue, label) would replace a stored key."""
+    return BrokerCredential.objects.filter(account=account, venue=(venue or "").strip().lower(),
+                                           label=(label or "default").strip()).exists()
+
+
 def credentials_master_active() -> list[BrokerCredential]:
     """The MASTER account's active credentials, in id order."""
     return list(BrokerCredential.objects.filter(account__kind=AccountKind.MASTER, status=BrokerCredential.Status.ACTIVE)

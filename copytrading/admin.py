@@ -15,6 +15,7 @@ from core.admin import ReadOnlyModelAdmin
 from core.admin_actions import reason_action
 from core.decimals import format_decimal
 from core.errors import ApplicationError
+from security.services import password_reconfirm
 
 from .models import CopyFill, CopyOrder, CopySettings, EngineMode, MasterSignal, MissedTrade
 from .selectors import MISSED_STATUSES, signal_counts
@@ -40,6 +41,7 @@ class EngineModeAdmin(ReadOnlyModelAdmin):
         # The intermediate page with its reason and Confirm button is the explicit confirmation.
         reason_action(name="mode_live", description="Go LIVE - SEND REAL ORDERS to the venues (confirm)",
                       service=_mode_service("LIVE", confirm=True), permission="engine_mode",
+                      password_check=password_reconfirm,
                       service_kwargs=lambda obj: {"engine": obj}),
     ]
 

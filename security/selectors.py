@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Sum
@@ -49,3 +51,12 @@ def otp_state(request) -> str:
     if user_has_device(user):
         return "ok" if user.is_verified() else "code"
     return "setup" if otp_required_for(user) else "ok"
+
+
+REAUTH_SESSION_KEY = "nija_authenticated_at"
+
+
+def authentication_is_recent(request) -> bool:
+    """Whether this session proved its password within NIJA_REAUTH_SECONDS (sign-in or re-entry)."""
+    at = request.session.get(REAUTH_SESSION_KEY)
+    return isinstance(at, int | float) and time.time() - at <= settings.NIJA_REAUTH_SECONDS

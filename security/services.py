@@ -3,8 +3,11 @@ recorded in the audit chain; it removes django-axes' failure records for that us
 
 from __future__ import annotations
 
+import time
+
 from axes.utils import reset as axes_reset
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -13,7 +16,7 @@ from compliance.services import audit_event_record
 from core.actors import Actor, reason_required
 from core.errors import ApplicationError
 
-from .selectors import login_failures
+from .selectors import REAUTH_SESSION_KEY, authentication_is_recent, login_failures
 
 
 def login_unlock(*, actor: Actor, username: str, reason: str) -> int:
@@ -99,3 +102,28 @@ def otp_disable(*, actor: Actor, user, reason: str) -> None:
         StaticDevice.objects.filter(user=user).delete()
         audit_event_record(actor=actor, action="otp.disabled", target_type="user", target_id=user.get_username(),
                            reason=reason, before={"authenticator": bool(removed)}, after={"authenticator": False})
+
+
+# --- asking for the password again before a sensitive action ---------------------------------------
+def authentication_mark_recent(request) -> None:
+    request.session[REAUTH_SESSION_KEY] = time.time()
+
+
+def password_reconfirm(*, request, password: str) -> str:
+    """'' when the action may go ahead: the session's authentication is recent, or `password` is the
+    signed-in user's (checked through authenticate(), so the lockout counts a wrong one). Else why not."""
+    if authentication_is_recent(request):
+        return ""
+    if not password:
+        return "your last sign-in is more than a few minutes old: enter your password to confirm"
+    user = authenticate(request, username=request.user.get_username(), password=password)
+    if user is None or user.pk != request.user.pk:
+        return "that password is not right"
+    authentication_mark_recent(request)
+    return ""
+
+
+def signed_in_receiver(sender, request, user, **kwargs) -> None:
+    """user_logged_in: a sign-in proves the password, so the re-authentication clock starts from it."""
+    if request is not None and hasattr(request, "session"):
+        authentication_mark_recent(request)

@@ -148,6 +148,9 @@ NIJA_STAFF_SESSION_IDLE_SECONDS = env.int("NIJA_STAFF_SESSION_IDLE_SECONDS", def
 # on (production turns it on), optional for viewers. Authenticator apps show this issuer name.
 NIJA_OTP_REQUIRED = env.bool("NIJA_OTP_REQUIRED", default=False)
 OTP_TOTP_ISSUER = env("NIJA_OTP_ISSUER", default="NIJA back office")
+# Going LIVE or replacing a broker credential in the admin asks for the password again when the
+# session's last sign-in (or password entry) is older than this.
+NIJA_REAUTH_SECONDS = env.int("NIJA_REAUTH_SECONDS", default=300)
 # A password-reset link works once and for this long (Django's default is three days).
 PASSWORD_RESET_TIMEOUT = env.int("NIJA_PASSWORD_RESET_HOURS", default=2) * 3600
 
