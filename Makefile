@@ -19,6 +19,7 @@ run: $(VENV)/.runtime
 	DJANGO_SETTINGS_MODULE=$(SETTINGS_LOCAL) $(PY) manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=$(SETTINGS_LOCAL) $(PY) manage.py seed_demo
 	DJANGO_SETTINGS_MODULE=$(SETTINGS_LOCAL) $(PY) manage.py ensure_staff_login
+	DJANGO_SETTINGS_MODULE=$(SETTINGS_LOCAL) $(PY) manage.py ensure_portal_login
 	DJANGO_SETTINGS_MODULE=$(SETTINGS_LOCAL) $(PY) manage.py run_backoffice
 
 test: $(VENV)/.dev

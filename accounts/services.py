@@ -362,3 +362,26 @@ def api_token_touch(*, token: ApiToken) -> None:
     if token.last_used_at is None or token.last_used_at < stale:
         ApiToken.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=token.pk).update(
             last_used_at=now)
+def portal_login_set_password(*, actor: Actor, account: Account, password: str) -> Account:
+    """Give the account's investor a portal login with this password directly (the embedded demo's
+    ensure_portal_login; investors get invitations instead). Audited like any password set."""
+    if account.is_master:
+        raise ApplicationError("the MASTER account has no investor", code="invalid")
+    User = get_user_model()
+    with transaction.atomic():
+        locked = _locked(account)
+        user = locked.portal_user
+        if user is None:
+            user = User.objects.filter(username=locked.user_id).first() or User(username=locked.user_id)
+            if user.is_staff:
+                raise ApplicationError(f"'{locked.user_id}' is a staff login; refusing to make it a portal login")
+        user.email = locked.email
+        user.set_password(password)
+        user.save()
+        if locked.portal_user_id != user.pk:
+            locked.portal_user = user
+            locked.save(update_fields=["portal_user", "updated_at"])
+        audit_event_record(actor=actor, action="PORTAL_PASSWORD_SET", target_type="account",
+                           target_id=locked.user_id, reason="set by staff (demo login)")
+    account.refresh_from_db()
+    return account

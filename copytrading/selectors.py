@@ -26,6 +26,12 @@ def engine_mode_get() -> str:
     return EngineMode.current().mode
 
 
+def engine_mode_read() -> str:
+    """The global mode without writing anything (a read-only page): the default until one is set."""
+    row = EngineMode.objects.filter(id=1).values_list("mode", flat=True).first()
+    return row or EngineMode._meta.get_field("mode").default
+
+
 @dataclass
 class BalanceFacts:
     """One account's latest good balances, summed over its credentials."""
@@ -144,6 +150,13 @@ def copy_order_row(order: CopyOrder) -> dict:
 
 # The statuses of a copy that did not reach its account (the admin's missed-trades page).
 MISSED_STATUSES = (CopyOrder.Status.SKIPPED, CopyOrder.Status.REJECTED, CopyOrder.Status.FAILED)
+
+
+def missed_copies_for_account(*, account) -> QuerySet[CopyOrder]:
+    """Master signals that were not copied to this account (skipped, rejected, failed), newest first,
+    with their signal: the investor's Missed trades page."""
+    return (CopyOrder.objects.filter(account=account, status__in=MISSED_STATUSES).select_related("signal")
+            .order_by("-created_at", "-id"))
 
 
 def copy_fills_for_ledger(*, account=None, since: dt.datetime | None = None) -> QuerySet[CopyFill]:

@@ -9,6 +9,14 @@ LOGIN = views.LOGIN_URL
 
 urlpatterns = [
     path("portal/", views.portal_home, name="portal-home"),
+    path("portal/positions/", views.portal_positions, name="portal-positions"),
+    path("portal/trades/", views.portal_trades, name="portal-trades"),
+    path("portal/trades.csv", views.portal_trades_csv, name="portal-trades-csv"),
+    path("portal/missed/", views.portal_missed, name="portal-missed"),
+    path("portal/reports/", views.portal_reports, name="portal-reports"),
+    path("portal/statements/", views.portal_statements, name="portal-statements"),
+    path("portal/statements/tax.csv", views.portal_tax_csv, name="portal-tax-csv"),
+    path("portal/messages/", views.portal_messages, name="portal-messages"),
     path("portal/reports/<int:report_id>/", views.portal_report, name="portal-report"),
     # Getting in: Django's auth views, so whatever guards Django's sign-in (lockout) guards these too.
     path("portal/login/", views.PortalLoginView.as_view(authentication_form=PortalSignInForm), name="portal-login"),

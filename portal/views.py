@@ -4,29 +4,71 @@ pages are Django's auth views (so the sign-in lockout covers the portal too), in
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from accounts.portal_links import LINK_PROBLEMS, invitation_tokens
 from accounts.selectors import account_of_portal_user
 from accounts.services import portal_password_set
+from brokers.presenters import account_line
+from brokers.selectors import balance_user_by_venue
+from compliance.selectors import communications_for_account
+from copytrading.selectors import copy_settings_for, engine_mode_read, missed_copies_for_account
+from core.dates import EARLIEST_DAY, day_bounded, day_parse, span_check, year_parse
 from core.decimals import format_decimal, format_money
+from core.errors import ApplicationError
 from reporting.access import account_for_user
-from reporting.reports import signed_money
-from reporting.selectors import AccountBooks, positions_view, report_get, reports_for_account, stored_nav_days
+from reporting.lots import METHODS
+from reporting.presenters import tax_csv_write, transactions_csv_write
+from reporting.reports import pct, signed_money
+from reporting.selectors import (
+    FEE_STATEMENT_PERIODS,
+    OVERVIEW_RANGES,
+    REPORT_PERIODS,
+    account_overview,
+    fee_schedule_of,
+    ledger_entries_filtered,
+    ledger_pairs,
+    method_check,
+    overview_curve,
+    report_body_html,
+    report_get,
+    reports_of_account,
+    tax_report,
+    transaction_row,
+    transactions_export,
+)
 
+from .charts import line_chart
 from .forms import PortalPasswordResetForm
+from .presenters import copy_status, range_figures, risk_sentences
 
 LOGIN_URL = "portal-login"
-REPORTS_SHOWN = 60
+DEFAULT_RANGE = "90d"
+PAGE_SIZE = 50
+PAIR_RE = re.compile(r"^[A-Z0-9]{1,16}(/[A-Z0-9]{1,16})?$")
 # (url name, label) of the sections every signed-in page links to.
 PORTAL_NAV = [
     ("portal-home", "Overview"),
+    ("portal-positions", "Positions"),
+    ("portal-trades", "Trades"),
+    ("portal-missed", "Missed trades"),
+    ("portal-reports", "Reports"),
+    ("portal-statements", "Statements"),
+    ("portal-messages", "Messages"),
 ]
 
 
@@ -135,31 +177,159 @@ def portal_notice(*, heading: str, text: str, link_name: str, link_label: str):
             "account": account, "portal_nav": PORTAL_NAV})
 
     return require_GET(view)
-REPORT_HTML_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+# The stored-report page: sandboxed without allow-scripts, so nothing in the stored HTML can run.
+REPORT_HTML_POLICY = ("sandbox allow-forms allow-same-origin allow-top-navigation-by-user-activation; "
+                      "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                      "form-action 'self'; frame-ancestors 'none'")
+
+
+def portal_bad_request(request: HttpRequest, *, account, text: str) -> HttpResponse:
+    """A clear 400 page in the portal layout for a bad query parameter; nothing is changed."""
+    response = portal_render(request, "portal/message.html", account=account, context={
+        "heading": "That request is not valid", "text": text, "link_name": "portal-home",
+        "link_label": "Back to the overview"})
+    response.status_code = 400
+    return response
 
 
 @require_GET  # read-only pages: a POST is refused, not rendered
 @login_required(login_url=LOGIN_URL)
 def portal_home(request: HttpRequest) -> HttpResponse:
     account = portal_account(request)
-    books = AccountBooks(account=account)
-    series = books.series
-    last = series[-1] if series else None
+    range_key = request.GET.get("range") or DEFAULT_RANGE
+    if range_key not in OVERVIEW_RANGES:
+        return portal_bad_request(request, account=account,
+                                  text=f"range must be one of {', '.join(OVERVIEW_RANGES)}.")
+    overview = account_overview(account=account)
+    context: dict = {"overview": overview, "range_key": range_key, "ranges": OVERVIEW_RANGES.items(),
+                     "staff_view": request.GET.get("user_id", "")}
+    if not overview["empty"]:
+        metrics = overview["ranges"][range_key]
+        curve = overview_curve(overview=overview, start=metrics["start"])
+        context.update({
+            "nav": format_money(overview["nav"]), "nav_day": overview["nav_day"],
+            "missing_prices": overview["missing_prices"],
+            "today_pnl": signed_money(overview["today_pnl"]), "today_pnl_value": overview["today_pnl"],
+            "range": range_figures(metrics), "total": range_figures(overview["ranges"]["inception"]),
+            "nav_chart": line_chart(days=curve["days"], values=[float(v) for v in curve["nav"]],
+                                    title="NAV (USD)", label=lambda v: format_money(Decimal(str(round(v, 2))))),
+            "drawdown_chart": line_chart(days=curve["drawdown_days"], values=curve["drawdown"],
+                                         title="Drawdown", label=lambda v: f"{v * 100:.1f}%",
+                                         fill_below_zero=True),
+        })
+    context.update({
+        "balances": account_line(balance_user_by_venue(account=account)),
+        "copy": copy_status(account=account, copy_enabled=copy_settings_for(account=account).copy_enabled,
+                            engine_mode=engine_mode_read()),
+        "risk": risk_sentences(getattr(account, "risk_profile", None)),
+    })
+    return portal_render(request, "portal/home.html", account=account, context=context)
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def portal_positions(request: HttpRequest) -> HttpResponse:
+    account = portal_account(request)
+    overview = account_overview(account=account)
     positions = [
         {"asset": p["asset"], "quantity": format_decimal(p["quantity"]), "avg_cost": format_money(p["avg_cost"]),
-         "price": format_money(p["current_price"]), "unrealized": signed_money(p["unrealized_pnl"]),
+         "price": format_money(p["current_price"]), "price_at": p["price_at"],
+         "value": format_money(p["market_value"]), "unrealized": signed_money(p["unrealized_pnl"]),
+         "unrealized_value": p["unrealized_pnl"], "stop": format_money(p["stop"]) if p["stop"] else "none",
          "opened_at": p["opened_at"]}
-        for p in positions_view(books=books)
+        for p in overview["positions"]
     ]
-    context = {
-        "nav": format_money(last.nav) if last else "n/a",
-        "nav_day": last.day if last else None,
-        "missing_prices": last.missing_prices if last else [],
-        "positions": positions,
-        "reports": reports_for_account(account=account, limit=REPORTS_SHOWN),
-        "stored_navs": stored_nav_days(account=account),
-    }
-    return portal_render(request, "portal/home.html", account=account, context=context)
+    return portal_render(request, "portal/positions.html", account=account, context={
+        "positions": positions, "missing_prices": overview.get("missing_prices", [])})
+
+
+def paginate(request: HttpRequest, queryset, *, per_page: int = PAGE_SIZE):
+    """One page of `queryset` (two queries: the count and the page); a page number out of range
+    shows the last page, and one that is not a number the first."""
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def query_without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def trade_filters(request: HttpRequest) -> dict:
+    """from/to (YYYY-MM-DD, UTC days, 2000-01-01..today) and pair, read one way for the page and its CSV."""
+    today = timezone.now().date()
+    start = request.GET.get("from", "").strip()
+    end = request.GET.get("to", "").strip()
+    start_day = day_bounded(day_parse(start, name="from"), name="from", today=today) if start else None
+    end_day = day_bounded(day_parse(end, name="to"), name="to", today=today) if end else None
+    if start_day and end_day:
+        span_check(start_day, end_day, max_days=settings.NIJA_REPORT_MAX_SPAN_DAYS)
+    pair = request.GET.get("pair", "").strip().upper()
+    if pair and not PAIR_RE.match(pair):
+        raise ApplicationError(f"pair '{pair[:40]}' is not an asset or a pair such as BTC/USD", code="invalid")
+    return {"start": start_day, "end": end_day, "pair": pair}
+
+
+def portal_list(template: str, rows: Callable[[Any], Any]):
+    """A page that lists `rows(account)` (a queryset, newest first), paginated."""
+
+    @require_GET
+    @login_required(login_url=LOGIN_URL)
+    def view(request: HttpRequest) -> HttpResponse:
+        account = portal_account(request)
+        page = paginate(request, rows(account))
+        return portal_render(request, template, account=account, context={
+            "page": page, "query": query_without_page(request)})
+
+    return view
+
+
+portal_missed = portal_list("portal/missed.html", lambda account: missed_copies_for_account(account=account))
+portal_messages = portal_list("portal/messages.html", lambda account: communications_for_account(account=account))
+portal_reports = portal_list("portal/reports.html",
+                             lambda account: reports_of_account(account=account, periods=REPORT_PERIODS))
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def portal_trades(request: HttpRequest) -> HttpResponse:
+    account = portal_account(request)
+    try:
+        filters = trade_filters(request)
+    except ApplicationError as exc:
+        return portal_bad_request(request, account=account, text=str(exc))
+    page = paginate(request, ledger_entries_filtered(account=account, **filters))
+    rows = []
+    for entry in page.object_list:
+        row = transaction_row(entry, {})
+        rows.append({**row, "size_text": f"{format_decimal(row['size'])} {row['asset']}",
+                     "price_text": format_decimal(row["price"]) if row["price"] is not None else "",
+                     "fee_text": f"{format_decimal(row['fee'])} {row['fee_asset']}" if row["fee"] else "",
+                     "amount_text": f"{format_decimal(row['amount'])} {row['balance_asset']}"})
+    return portal_render(request, "portal/trades.html", account=account, context={
+        "page": page, "rows": rows, "filters": filters, "pairs": ledger_pairs(account=account),
+        "query": query_without_page(request)})
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def portal_trades_csv(request: HttpRequest) -> HttpResponse:
+    account = portal_account(request)
+    try:
+        filters = trade_filters(request)
+    except ApplicationError as exc:
+        return portal_bad_request(request, account=account, text=str(exc))
+    data = transactions_export(account=account, **filters)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{account.user_id}-transactions.csv"'
+    transactions_csv_write(response, data)
+    return response
+
+
+
+
 
 
 @require_GET
@@ -168,9 +338,51 @@ def portal_report(request: HttpRequest, report_id: int) -> HttpResponse:
     report = report_get(report_id=report_id)
     if report is None:
         raise Http404("no such report")
-    account_for_user(user=request.user, user_id=report.account.user_id)  # 404 unless theirs (or staff)
-    response = HttpResponse(report.html)
-    # Stored HTML is a document, not part of the site: sandboxed (no script, no same-origin access
-    # to the session), and nothing loads from anywhere but the page itself.
+    account = account_for_user(user=request.user, user_id=report.account.user_id)  # 404 unless theirs (or staff)
+    response = portal_render(request, "portal/report.html", account=account, context={
+        "report": report, "body": mark_safe(report_body_html(report))})  # noqa: S308 - our own stored rendering
+    # Stored HTML is shown inside the layout, so this page is sandboxed: nothing in it can run script
+    # (no allow-scripts, no script source), while the layout's stylesheet, links and sign-out form still work.
     response["Content-Security-Policy"] = REPORT_HTML_POLICY
     return response
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def portal_statements(request: HttpRequest) -> HttpResponse:
+    account = portal_account(request)
+    today = timezone.now().date()
+    try:
+        year = year_parse(request.GET.get("year") or None, default=today.year, today=today)
+        method = method_check(request.GET.get("method") or "fifo")
+    except ApplicationError as exc:
+        return portal_bad_request(request, account=account, text=str(exc))
+    page = paginate(request, reports_of_account(account=account, periods=FEE_STATEMENT_PERIODS))
+    schedule = fee_schedule_of(account=account)
+    tax = tax_report(account=account, year=year, method=method)
+    totals = [{"term": term, **{k: format_money(v) if isinstance(v, Decimal) else v for k, v in t.items()}}
+              for term, t in sorted(tax["totals_by_term"].items())]
+    return portal_render(request, "portal/statements.html", account=account, context={
+        "page": page, "query": query_without_page(request), "schedule": schedule,
+        "performance_rate": pct(schedule.performance_fee_rate) if schedule else None,
+        "management_rate": pct(schedule.management_fee_rate, places=2) if schedule else None,
+        "year": year, "method": method, "years": range(today.year, max(EARLIEST_DAY.year, today.year - 10) - 1, -1),
+        "methods": METHODS, "tax": tax, "tax_totals": totals})
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def portal_tax_csv(request: HttpRequest) -> HttpResponse:
+    account = portal_account(request)
+    today = timezone.now().date()
+    try:
+        year = year_parse(request.GET.get("year") or None, today=today)
+        method = method_check(request.GET.get("method") or "fifo")
+    except ApplicationError as exc:
+        return portal_bad_request(request, account=account, text=str(exc))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{account.user_id}-tax-{year}-{method}.csv"'
+    tax_csv_write(response, tax_report(account=account, year=year, method=method))
+    return response
+
+

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Max, QuerySet, Sum
 
 from copytrading.selectors import entry_stop_prices
@@ -43,7 +44,7 @@ from .models import (
     ReconciliationBreak,
     Report,
 )
-from .performance import NavDay, day_end, nav_series, period_metrics, trade_statistics
+from .performance import NavDay, day_end, drawdown_curve, nav_series, period_metrics, trade_statistics
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -290,40 +291,103 @@ def ledger_csv_rows(*, account: Account) -> Iterator[dict[str, str]]:
                "external_id": e.external_id}
 
 
-def transactions_export(*, account: Account) -> dict:
-    """The user's transaction log. `amount` and `balance_after` are in the entry's balance asset:
-    the quote of a trade's pair, otherwise the entry's asset. `fee` is in the fee asset, which the
-    note names when it is not that balance asset."""
+def transaction_row(e: LedgerEntry, balances: dict[str, Decimal]) -> dict:
+    """One ledger entry as a transaction-log row, moving the running `balances` (asset -> total).
+    `amount` and `balance_after` are in the entry's balance asset: the quote of a trade's pair,
+    otherwise the entry's asset. `fee` is in the fee asset, which the note names when it is not
+    that balance asset."""
+    fee = e.fee_amount or ZERO
+    if e.fee_amount:
+        balances[e.fee_asset] = balances.get(e.fee_asset, ZERO) - fee
+    balances[e.asset] = balances.get(e.asset, ZERO) + e.amount
+    notes = [e.note] if e.note else []
+    if e.kind == LedgerEntry.Kind.TRADE:
+        balances[e.counter_asset] = balances.get(e.counter_asset, ZERO) + e.counter_amount
+        pair, balance_asset = f"{e.asset}/{e.counter_asset}", e.counter_asset
+        amount = e.counter_amount - (fee if e.fee_asset == e.counter_asset else ZERO)
+    else:
+        pair, balance_asset = e.asset, e.asset
+        amount = e.amount - (fee if e.fee_asset == e.asset else ZERO)
+    if e.fee_amount and e.fee_asset != balance_asset:
+        notes.append(f"fee in {e.fee_asset}")
+    return {
+        "date": e.occurred_at, "type": e.kind, "pair": pair, "side": e.side or None,
+        "size": abs(e.amount), "price": e.price, "fee": e.fee_amount, "amount": amount,
+        "balance_after": balances.get(balance_asset, ZERO), "note": "; ".join(notes) or None,
+        "asset": e.asset, "balance_asset": balance_asset, "fee_asset": e.fee_asset or None,
+    }
+
+
+EXPORT_FIELDS = ("date", "type", "pair", "side", "size", "price", "fee", "amount", "balance_after", "note")
+
+
+def transactions_export(*, account: Account, start: dt.date | None = None, end: dt.date | None = None,
+                        pair: str = "") -> dict:
+    """The user's transaction log (see transaction_row), optionally only the rows of UTC days
+    start..end and of one pair; balances still run from the first entry."""
     balances: dict[str, Decimal] = {}
     out = []
     entries = LedgerEntry.objects.filter(account=account).order_by("occurred_at", "id")
+    if end is not None:
+        entries = entries.filter(occurred_at__lte=day_end(end))
     for e in entries.iterator(chunk_size=2000):
-        fee = e.fee_amount or ZERO
-        if e.fee_amount:
-            balances[e.fee_asset] = balances.get(e.fee_asset, ZERO) - fee
-        balances[e.asset] = balances.get(e.asset, ZERO) + e.amount
-        notes = [e.note] if e.note else []
-        if e.kind == LedgerEntry.Kind.TRADE:
-            balances[e.counter_asset] = balances.get(e.counter_asset, ZERO) + e.counter_amount
-            pair, balance_asset = f"{e.asset}/{e.counter_asset}", e.counter_asset
-            amount = e.counter_amount - (fee if e.fee_asset == e.counter_asset else ZERO)
-        else:
-            pair, balance_asset = e.asset, e.asset
-            amount = e.amount - (fee if e.fee_asset == e.asset else ZERO)
-        if e.fee_amount and e.fee_asset != balance_asset:
-            notes.append(f"fee in {e.fee_asset}")
-        out.append({
-            "date": e.occurred_at, "type": e.kind, "pair": pair, "side": e.side or None,
-            "size": abs(e.amount), "price": e.price, "fee": e.fee_amount, "amount": amount,
-            "balance_after": balances.get(balance_asset, ZERO), "note": "; ".join(notes) or None,
-            "asset": e.asset, "balance_asset": balance_asset, "fee_asset": e.fee_asset or None,
-        })
+        row = transaction_row(e, balances)
+        if start is not None and e.occurred_at.astimezone(dt.UTC).date() < start:
+            continue
+        if pair and row["pair"] != pair:
+            continue
+        out.append(row)
     return {"user_id": account.user_id, "transactions": out}
+
+
+def ledger_pairs(*, account: Account) -> list[str]:
+    """The pairs (trades) and assets (other entries) of an account's ledger, for a filter."""
+    rows = (LedgerEntry.objects.filter(account=account).order_by()
+            .values_list("kind", "asset", "counter_asset").distinct())
+    return sorted({f"{a}/{c}" if kind == LedgerEntry.Kind.TRADE else a for kind, a, c in rows})
+
+
+def ledger_entries_filtered(*, account: Account, start: dt.date | None = None, end: dt.date | None = None,
+                            pair: str = "") -> QuerySet[LedgerEntry]:
+    """An account's ledger entries, newest first, in UTC days start..end and of one pair (BTC/USD) or
+    asset (USD); the portal pages through it."""
+    qs = LedgerEntry.objects.filter(account=account)
+    if start is not None:
+        qs = qs.filter(occurred_at__gte=dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC))
+    if end is not None:
+        qs = qs.filter(occurred_at__lte=day_end(end))
+    if pair:
+        base, _, quote = pair.partition("/")
+        qs = (qs.filter(kind=LedgerEntry.Kind.TRADE, asset=base, counter_asset=quote) if quote
+              else qs.filter(asset=base).exclude(kind=LedgerEntry.Kind.TRADE))
+    return qs.order_by("-occurred_at", "-id")
 
 
 def reports_for_account(*, account: Account, limit: int) -> list[Report]:
     """An account's stored reports, newest period first (the portal's and the API's report list)."""
     return list(Report.objects.filter(account=account).order_by("-period_start", "period")[:limit])
+
+
+REPORT_PERIODS = (Report.Period.DAILY, Report.Period.WEEKLY, Report.Period.MONTHLY)
+FEE_STATEMENT_PERIODS = (Report.Period.FEE_STATEMENT,)
+
+
+def fee_schedule_of(*, account: Account) -> FeeSchedule | None:
+    return FeeSchedule.objects.filter(account=account).first()
+
+
+def reports_of_account(*, account: Account, periods: tuple[str, ...]) -> QuerySet[Report]:
+    """An account's stored reports of these periods, newest first, without their heavy columns
+    (the portal pages through them)."""
+    return (Report.objects.filter(account=account, period__in=periods).defer("data", "html", "text")
+            .order_by("-period_start", "period", "-id"))
+
+
+def report_body_html(report: Report) -> str:
+    """The inside of a stored report's <body> (our own rendered template), to show it in a page layout."""
+    html = report.html
+    start, end = html.find("<body>"), html.rfind("</body>")
+    return html[start + len("<body>"):end] if start != -1 and end > start else html
 
 
 def report_get(*, report_id: int, account: Account | None = None) -> Report | None:
@@ -498,3 +562,80 @@ def book_nav_daily(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decim
     rows = (DailyNav.objects.filter(day__gte=start, day__lte=end).values("day")
             .annotate(nav=Sum("nav_usd"), accounts=Count("account_id")).order_by("day"))
     return [(r["day"], r["nav"], r["accounts"]) for r in rows]
+
+
+# --- investor overview ----------------------------------------------------------------------
+# The ranges an investor picks on the overview: key -> label.
+OVERVIEW_RANGES = {"30d": "30 days", "90d": "90 days", "ytd": "Year to date", "inception": "Since inception"}
+OVERVIEW_KEPT_METRICS = ("start", "end", "days", "nav_start", "nav_end", "net_flows", "total_pnl", "twr",
+                         "max_drawdown", "trades", "missing_prices")
+
+
+def overview_range_start(key: str, *, today: dt.date, first_day: dt.date) -> dt.date:
+    if key == "30d":
+        start = today - dt.timedelta(days=29)
+    elif key == "90d":
+        start = today - dt.timedelta(days=89)
+    elif key == "ytd":
+        start = dt.date(today.year, 1, 1)
+    else:
+        start = first_day
+    return max(start, first_day)
+
+
+def books_version(*, account: Account) -> str:
+    """Changes whenever the account's ledger or any price changes: two indexed aggregates."""
+    ledger = LedgerEntry.objects.filter(account=account).aggregate(n=Count("id"), last=Max("id"),
+                                                                   at=Max("created_at"))
+    price = PricePoint.objects.aggregate(last=Max("id"))["last"]
+    stamp = ledger["at"].timestamp() if ledger["at"] else 0
+    return f"{ledger['n']}.{ledger['last']}.{stamp}.{price}"
+
+
+def account_overview(*, account: Account, today: dt.date | None = None) -> dict:
+    """What the investor overview shows, computed from the whole ledger (the same AccountBooks and
+    period_metrics as the reports and `track_user_performance`) and cached until the ledger or a
+    price changes, so a long history costs one computation, not one per page view. Per range: TWR,
+    P&L, drawdown and trade statistics; the NAV curve (unit NAV too); open positions; today's P&L."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    created = account.created_at.timestamp() if account.created_at else 0
+    key = f"nija:overview:v1:{account.pk}:{created}:{books_version(account=account)}:{today.isoformat()}"
+    found = cache.get(key)
+    if found is None:
+        found = _account_overview_compute(account=account, today=today)
+        cache.set(key, found, timeout=OVERVIEW_CACHE_SECONDS)
+    return found
+
+
+OVERVIEW_CACHE_SECONDS = 24 * 3600
+
+
+def _account_overview_compute(*, account: Account, today: dt.date) -> dict:
+    books = AccountBooks(account=account, until=day_end(today), end_day=today)
+    series = books.series
+    if not series:
+        return {"empty": True, "ranges": {}, "curve": [], "positions": [], "today": today}
+    first_day = series[0].day
+    ranges = {}
+    for key in OVERVIEW_RANGES:
+        start = overview_range_start(key, today=today, first_day=first_day)
+        metrics = period_metrics(series, start=start, end=today, trades=books.trades)
+        ranges[key] = {k: metrics[k] for k in OVERVIEW_KEPT_METRICS}
+    today_metrics = period_metrics(series, start=today, end=today, trades=books.trades)
+    last = series[-1]
+    return {
+        "empty": False, "today": today, "first_day": first_day,
+        "nav": last.nav, "nav_day": last.day, "missing_prices": last.missing_prices,
+        "today_pnl": today_metrics["total_pnl"] if today_metrics["days"] else None,
+        "ranges": ranges,
+        "curve": [(d.day, d.nav, d.unit_nav) for d in series],
+        "positions": positions_view(books=books),
+    }
+
+
+def overview_curve(*, overview: dict, start: dt.date) -> dict:
+    """The NAV points of a range and the drawdown (from unit NAV, so flows are no drawdown)."""
+    points = [(day, nav, unit) for day, nav, unit in overview["curve"] if day >= start]
+    priced = [(day, float(unit)) for day, _, unit in points if unit is not None]
+    return {"days": [p[0] for p in points], "nav": [p[1] for p in points],
+            "drawdown_days": [day for day, _ in priced], "drawdown": drawdown_curve([u for _, u in priced])}

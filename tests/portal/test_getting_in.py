@@ -4,6 +4,7 @@ sign-in, sign-out, password change and reset, and a closed account's investor.""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -197,3 +198,17 @@ def test_the_master_is_never_invited(make_account):
     master = make_account("the_master", master=True)
     with pytest.raises(ApplicationError, match="MASTER"):
         portal_invitation_send(actor="test", account=master)
+
+
+def test_the_demo_prints_a_portal_login_that_works(client, make_account, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("ensure_portal_login", stdout=io.StringIO())  # no demo investor yet: nothing happens
+    make_account("tania_gilbert", full_name="Tania Gilbert")
+    out = io.StringIO()
+    call_command("ensure_portal_login", stdout=out)
+    username, password = re.search(r"Portal login \(Tania Gilbert\): (\S+) / (\S+) at ", out.getvalue()).groups()
+    again = io.StringIO()
+    call_command("ensure_portal_login", stdout=again)
+    assert f"{username} / {password} " in again.getvalue()  # stable across runs of make run
+    assert client.login(username=username, password=password)
+    assert b"Tania Gilbert" in client.get("/portal/").content

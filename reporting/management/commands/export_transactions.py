@@ -3,10 +3,8 @@ import csv
 from accounts.selectors import account_get
 from core.decimals import format_decimal
 from core.management.base import NijaCommand, render_table
-from core.presenters import present_json
-from reporting.selectors import LEDGER_CSV_COLUMNS, ledger_csv_rows, transactions_export
-
-FIELDS = ["date", "type", "pair", "side", "size", "price", "fee", "amount", "balance_after", "note"]
+from reporting.presenters import transactions_csv_write
+from reporting.selectors import EXPORT_FIELDS, LEDGER_CSV_COLUMNS, ledger_csv_rows, transactions_export
 
 
 class Command(NijaCommand):
@@ -32,14 +30,11 @@ class Command(NijaCommand):
             self.write_json(data)
             return
         if opts["csv"]:
-            writer = csv.DictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n", extrasaction="ignore")
-            writer.writeheader()
-            for tx in present_json(data)["transactions"]:
-                writer.writerow({k: "" if v is None else v for k, v in tx.items()})
+            transactions_csv_write(self.stdout, data)
             return
         rows = [[f"{t['date']:%Y-%m-%d %H:%M}", t["type"], t["pair"], t["side"] or "", format_decimal(t["size"]),
                  format_decimal(t["price"]) if t["price"] is not None else "",
                  format_decimal(t["fee"]) if t["fee"] is not None else "", format_decimal(t["amount"]),
                  format_decimal(t["balance_after"]), t["note"] or ""] for t in data["transactions"]]
-        self.stdout.write(render_table(FIELDS, rows))
+        self.stdout.write(render_table(list(EXPORT_FIELDS), rows))
         self.stdout.write(f"{len(rows)} transactions for {data['user_id']}")

@@ -1,18 +1,9 @@
-import csv
-
 from accounts.selectors import account_get
 from core.dates import year_parse
-from core.decimals import format_decimal, format_money
+from core.decimals import format_money
 from core.management.base import NijaCommand, render_table
-from core.presenters import money_text
+from reporting.presenters import TAX_HEADER, tax_csv_write, tax_rows
 from reporting.selectors import tax_report
-
-HEADER = ["asset", "quantity", "acquired", "disposed", "proceeds", "cost_basis", "fees", "gain", "holding_days",
-          "term", "flag"]
-
-
-def _money(value) -> str:
-    return money_text(value, "USD")
 
 
 class Command(NijaCommand):
@@ -32,17 +23,12 @@ class Command(NijaCommand):
         if opts["json"]:
             self.write_json(report)
             return
-        rows = [[r["asset"], format_decimal(r["quantity"]), r["acquired"] or "", r["disposed"], _money(r["proceeds"]),
-                 _money(r["cost_basis"]), _money(r["fees"]), _money(r["gain"]),
-                 "" if r["holding_days"] is None else r["holding_days"], r["term"], r["flag"]]
-                for r in report["disposals"]]
         if opts["csv"]:
-            writer = csv.writer(self.stdout, lineterminator="\n")
-            writer.writerow(HEADER)
-            writer.writerows(rows)
+            tax_csv_write(self.stdout, report)
             return
+        rows = tax_rows(report)
         self.stdout.write(f"Tax report {report['year']} for {report['user_id']} ({report['method'].upper()}, USD)")
-        self.stdout.write(render_table(HEADER, rows))
+        self.stdout.write(render_table(TAX_HEADER, rows))
         for term, t in sorted(report["totals_by_term"].items()):
             self.stdout.write(f"{term:>7} term: {t['count']} disposals, proceeds {format_money(t['proceeds'])}, "
                               f"basis {format_money(t['cost_basis'])}, fees {format_money(t['fees'])}, "

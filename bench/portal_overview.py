@@ -1,0 +1,118 @@
+"""Investor portal overview benchmark (not a test): p95 of GET /portal/ for an account with
+100,000 ledger entries over a year (target <= 300 ms), through Django's test client and the real
+view, session and middleware. Baseline in the same run: computing the figures from the ledger
+without the overview cache (what the first view after a ledger change pays, and what
+track_user_performance pays every time).
+
+Runs against a throw-away SQLite database (or $BENCH_DATABASE_URL), never the demo database.
+    .venv/bin/python bench/portal_overview.py [--entries 100000] [--requests 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+TMP = tempfile.mkdtemp(prefix="nija-bench-portal-")
+os.environ.setdefault("BENCH_DATABASE_URL", f"sqlite:///{TMP}/bench.sqlite3")
+os.environ["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nija_site.settings.local")
+os.environ.setdefault("NIJA_LOG_LEVEL", "WARNING")
+os.environ["DEBUG"] = "false"  # no query log, templates cached: as in production
+
+import django  # noqa: E402
+
+django.setup()
+
+from ledger import synthetic_rows  # noqa: E402  (bench/ledger.py: the same synthetic fills)
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=60)
+    args = parser.parse_args()
+
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.core.cache import cache
+    from django.core.management import call_command
+    from django.test import Client
+
+    from accounts.services import account_onboard
+    from reporting.models import LedgerEntry
+    from reporting.selectors import _account_overview_compute
+    from reporting.services import ledger_entries_write, ledger_entry_build, price_point_record
+
+    settings.ALLOWED_HOSTS = ["*"]
+    call_command("migrate", verbosity=0, interactive=False)
+    account = account_onboard(actor="bench", user_id="bench_investor", full_name="Bench Investor",
+                              email="bench@example.com", initial_capital=Decimal("1000000"))
+    user = User.objects.create_user("bench_investor", password="bench-password-1")
+    account.portal_user = user
+    account.save(update_fields=["portal_user"])
+    today = dt.datetime.now(dt.UTC).date()
+    start = dt.datetime.combine(today - dt.timedelta(days=365), dt.time(), tzinfo=dt.UTC)
+    rows = synthetic_rows(args.entries - 1, seed=3, span=dt.timedelta(days=364))
+    shift = start - rows[0].occurred_at
+    entries = [ledger_entry_build(account=account, kind="deposit", venue="paper", asset="USD",
+                                  amount=Decimal("10000000"), occurred_at=start, external_id="d-0")]
+    entries += [ledger_entry_build(
+        account=account, kind="trade", venue="paper", asset=r.asset, amount=r.amount, counter_asset="USD",
+        counter_amount=r.counter_amount, fee_asset="USD", fee_amount=r.fee_amount,
+        occurred_at=r.occurred_at + shift + dt.timedelta(seconds=1), external_id=f"f-{r.id}") for r in rows]
+    t = time.perf_counter()
+    ledger_entries_write(account=account, entries=entries)
+    for asset, price in (("BTC", "50000"), ("ETH", "3000"), ("SOL", "150"), ("XRP", "0.6")):
+        price_point_record(asset=asset, price=price)
+    load_s = time.perf_counter() - t
+    del entries, rows
+    count = LedgerEntry.objects.filter(account=account).count()
+
+    t = time.perf_counter()
+    _account_overview_compute(account=account, today=today)
+    baseline_s = time.perf_counter() - t
+
+    client = Client()
+    client.force_login(user)
+    cache.clear()
+    t = time.perf_counter()
+    first = client.get("/portal/")
+    first_s = time.perf_counter() - t
+    assert first.status_code == 200, first.status_code
+    samples = []
+    for i in range(args.requests):
+        path = ("/portal/", "/portal/?range=30d", "/portal/?range=ytd", "/portal/?range=inception")[i % 4]
+        t = time.perf_counter()
+        response = client.get(path)
+        samples.append(time.perf_counter() - t)
+        assert response.status_code == 200
+    load = os.getloadavg()
+    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus; "
+          f"db {os.environ['DATABASE_URL'].split(':')[0]}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(f"account with {count:,} ledger entries over 365 days (setup: insert {load_s:.1f} s, not timed)")
+    print(f"  baseline, figures computed from the ledger (AccountBooks, every range): {baseline_s * 1000:.0f} ms")
+    print(f"  first overview after a ledger change (computes and caches): {first_s * 1000:.0f} ms")
+    median = statistics.median(samples) * 1000
+    print(f"  overview, {len(samples)} requests over the four ranges: median {median:.1f} ms, "
+          f"p95 {p95(samples) * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms  [target p95 <= 300 ms]")
+    print(f"  baseline / p95: {baseline_s / p95(samples):.0f}x")
+
+
+if __name__ == "__main__":
+    main()
