@@ -17,7 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import account_update
-from brokers.paper import paper_behaviour_set, paper_price_set
+from brokers.paper_venue import paper_behaviour_set, paper_price_set
 from brokers.services import balance_audit_run
 from compliance.services import communication_record
 from copytrading.models import CopyOrder, MasterSignal
