@@ -80,6 +80,8 @@ _ERROR_MEANINGS = {
     401: "not signed in and no valid token",
     403: "signed in without the permission this endpoint needs",
     404: "no such object, or not yours",
+    405: "a method this endpoint does not have",
+    429: "too many requests (see Retry-After)",
 }
 
 

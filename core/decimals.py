@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from .errors import ApplicationError
@@ -88,7 +88,8 @@ def decimal_fit(value: Decimal, *, field: str, max_digits: int, decimal_places: 
     if value.adjusted() >= integer_digits:
         raise ApplicationError(f"{field}: {value} is too large (at most {integer_digits} digits before the point)",
                                code="invalid")
-    stored = value.quantize(Decimal(1).scaleb(-decimal_places), rounding=ROUND_DOWN)
+    # a precision of max_digits, not the context's 28: 12 integer digits at 18 places are 30 digits
+    stored = value.quantize(Decimal(1).scaleb(-decimal_places), rounding=ROUND_DOWN, context=Context(prec=max_digits))
     if stored == 0 and value != 0 and not allow_zero:
         raise ApplicationError(f"{field}: {value:f} rounds to 0 at {decimal_places} decimal places",
                                code="invalid")

@@ -77,8 +77,9 @@ def price_book_for(*, rows: list[EntryRow], until: dt.datetime | None = None) ->
     return book
 
 
-def method_check(method: str) -> str:
-    method = (method or "fifo").lower()
+def method_check(method: str | None) -> str:
+    """The lot-matching method; None means the default, anything else (even "") must be one by name."""
+    method = "fifo" if method is None else method
     if method not in METHODS:
         raise ApplicationError(f"method must be one of {', '.join(METHODS)}", code="invalid")
     return method

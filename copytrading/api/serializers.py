@@ -10,18 +10,25 @@ from core.api import DayField, ExactDecimalField, MoneyField
 from ..models import CopyOrder, EngineMode, MasterSignal, SkipReason
 from ..selectors import MISSED_STATUSES
 
+# The patterns document what signal_fields_clean accepts, so clients and fuzzers can build valid signals.
+DECIMAL = r"^([1-9][0-9]{0,11}(\.[0-9]{1,8})?|0\.[0-9]{0,7}[1-9])$"
+
 
 class SignalInputSerializer(serializers.Serializer):
-    source_id = serializers.CharField(max_length=128)
-    venue = serializers.CharField(max_length=32)
-    symbol = serializers.CharField(max_length=32, help_text="unified BASE/QUOTE, e.g. BTC/USD")
+    source_id = serializers.RegexField(r"^[A-Za-z0-9_.:/-]{1,128}$",
+                                       help_text="the sender's id; a replay is answered 200")
+    venue = serializers.RegexField(r"^[a-z0-9_.-]{2,32}$", help_text="paper, kraken, coinbase, okx, alpaca, ...")
+    symbol = serializers.RegexField(r"^[A-Z0-9]{1,15}/[A-Z0-9]{1,15}(:[A-Z0-9]{1,15})?$",
+                                    help_text="unified BASE/QUOTE, e.g. BTC/USD")
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    amount = serializers.CharField(help_text="decimal string")
-    price = serializers.CharField(help_text="decimal string, the master's fill price")
-    order_type = serializers.ChoiceField(choices=["market", "limit"], required=False)
-    master_order_id = serializers.CharField(required=False, max_length=128)
-    executed_at = serializers.DateTimeField()
-    exit_fraction = serializers.CharField(required=False, help_text="sells only: fraction in (0, 1]")
+    amount = serializers.RegexField(DECIMAL, help_text="decimal string, positive, within the quantity precision")
+    price = serializers.RegexField(DECIMAL, help_text="decimal string, the master's fill price")
+    order_type = serializers.ChoiceField(choices=["market", "limit"], required=False, help_text="default market")
+    master_order_id = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    executed_at = serializers.DateTimeField(help_text="with a time zone; from 2000 to now (+ the clock tolerance); "
+                                                      "older than NIJA_SIGNAL_MAX_AGE_SECONDS is stored EXPIRED")
+    exit_fraction = serializers.RegexField(r"^(0\.[0-9]{0,7}[1-9]|1(\.0{1,8})?)?$", required=False,
+                                           help_text="sells only: fraction in (0, 1]")
 
 
 class CopyOrderCountsSerializer(serializers.Serializer):

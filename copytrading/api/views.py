@@ -15,12 +15,13 @@ import time
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ErrorSerializer
+from core.api import error_responses
 from core.errors import ApplicationError
 from security.throttles import SignalSourceThrottle
 
@@ -75,11 +76,11 @@ class SignalWebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [SignalSourceThrottle]
+    parser_classes = [JSONParser]  # the body is read raw (the signature covers it); JSON is all it takes
 
     @extend_schema(
         request=SignalInputSerializer,
-        responses={202: SignalOutputSerializer, 200: SignalOutputSerializer, 400: ErrorSerializer,
-                   401: ErrorSerializer},
+        responses={202: SignalOutputSerializer, 200: SignalOutputSerializer, **error_responses(400, 401, 405, 429)},
         parameters=[OpenApiParameter(TIMESTAMP_HEADER, str, OpenApiParameter.HEADER, required=True),
                     OpenApiParameter(SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=True)],
         description=("Signed master signal: HMAC-SHA256 hex of '{timestamp}.{raw body}' keyed with NIJA_SIGNAL_SECRET. "

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +21,7 @@ from core.errors import ApplicationError
 from core.presenters import present_json
 
 from ..access import account_for_user
+from ..lots import METHODS
 from ..reports import PERIODS, report_data
 from ..selectors import (
     AccountBooks,
@@ -33,34 +34,53 @@ from ..selectors import (
     transactions_export,
 )
 
-RESPONSES = {200: OpenApiTypes.OBJECT, **error_responses(400, 401, 403, 404)}
+RESPONSES = {200: OpenApiTypes.OBJECT, **error_responses(400, 401, 403, 404, 405, 429)}
+# What the schema says of the parameters (fuzzers and clients read it); the views check them all.
+USER_ID = OpenApiParameter("user_id", str, OpenApiParameter.PATH,
+                           description="the account's user id, or `me` for the caller's own account")
+METHOD = OpenApiParameter("method", str, enum=list(METHODS), default="fifo", description="lot matching")
+DAY_FORMAT = "YYYY-MM-DD, not before 2000-01-01 nor after today"
+
+
+def _schema(operation_id: str, *parameters: OpenApiParameter):
+    return extend_schema(operation_id=operation_id, parameters=[USER_ID, *parameters], responses=RESPONSES)
+
+
+def _given(request: Request, name: str) -> str | None:
+    """A query parameter, or None when absent; present but empty (`?to=`) is a mistake, not the default."""
+    value = request.query_params.get(name)
+    if value is not None and not value.strip():
+        raise ApplicationError(f"{name} is empty: leave it out for the default", code="invalid")
+    return value
 
 
 def _date(request: Request, name: str, default: dt.date) -> dt.date:
-    return day_bounded(day_parse(request.query_params.get(name), name=name, default=default), name=name)
+    return day_bounded(day_parse(_given(request, name), name=name, default=default), name=name)
 
 
 class TransactionsView(APIView):
-    @extend_schema(operation_id="reporting_transactions", responses=RESPONSES)
+    @_schema("reporting_transactions")
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         return Response(present_json(transactions_export(account=account)))
 
 
 class PositionsView(APIView):
-    @extend_schema(operation_id="reporting_positions", responses=RESPONSES)
+    @_schema("reporting_positions", METHOD)
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
-        method = method_check(request.query_params.get("method", "fifo"))
+        method = method_check(request.query_params.get("method"))
         positions = positions_view(books=AccountBooks(account=account, method=method))
         return Response(present_json({"user_id": account.user_id, "currency": "USD", "positions": positions}))
 
 
 class PerformanceView(APIView):
-    @extend_schema(operation_id="reporting_performance", responses=RESPONSES)
+    @_schema("reporting_performance",
+             OpenApiParameter("period", str, enum=list(PERIODS), default="daily"),
+             OpenApiParameter("date", OpenApiTypes.DATE, description=f"the period's last day ({DAY_FORMAT}); today"))
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
-        period = request.query_params.get("period", "daily")
+        period = _given(request, "period") or "daily"
         if period not in PERIODS:
             raise ApplicationError(f"period must be one of {', '.join(PERIODS)}", code="invalid")
         day = _date(request, "date", timezone.now().date())
@@ -71,7 +91,7 @@ class PerformanceView(APIView):
 
 
 class ReportListView(APIView):
-    @extend_schema(operation_id="reporting_reports_list", responses=RESPONSES)
+    @_schema("reporting_reports_list")
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         reports = reports_for_account(account=account, limit=200)
@@ -81,7 +101,7 @@ class ReportListView(APIView):
 
 
 class ReportDetailView(APIView):
-    @extend_schema(operation_id="reporting_report_detail", responses=RESPONSES)
+    @_schema("reporting_report_detail", OpenApiParameter("report_id", int, OpenApiParameter.PATH))
     def get(self, request: Request, user_id: str, report_id: int) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         report = report_get(report_id=report_id, account=account)
@@ -93,16 +113,20 @@ class ReportDetailView(APIView):
 
 
 class TaxReportView(APIView):
-    @extend_schema(operation_id="reporting_tax_report", responses=RESPONSES)
+    @_schema("reporting_tax_report", METHOD,
+             OpenApiParameter("year", int, description="calendar year, 2000 to the current one; default this year"))
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
-        year = year_parse(request.query_params.get("year"), default=timezone.now().year)
-        method = method_check(request.query_params.get("method", "fifo"))
+        year = year_parse(_given(request, "year"), default=timezone.now().year)
+        method = method_check(request.query_params.get("method"))
         return Response(present_json(tax_report(account=account, year=year, method=method)))
 
 
 class FeeStatementView(APIView):
-    @extend_schema(operation_id="reporting_fee_statement", responses=RESPONSES)
+    @_schema("reporting_fee_statement",
+             OpenApiParameter("from", OpenApiTypes.DATE, description=f"{DAY_FORMAT}; default the 1st of this month"),
+             OpenApiParameter("to", OpenApiTypes.DATE, description=f"{DAY_FORMAT}; default today; "
+                              "at most NIJA_REPORT_MAX_SPAN_DAYS after from"))
     def get(self, request: Request, user_id: str) -> Response:
         account = account_for_user(user=request.user, user_id=user_id)
         today = timezone.now().date()

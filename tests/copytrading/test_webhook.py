@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from decimal import Decimal
 
 import pytest
 from celery.app.task import Task
@@ -108,6 +109,15 @@ def test_invalid_fields_get_an_error_each_and_store_nothing(world):
 def test_a_json_array_is_refused(world):
     response = post(b"[1, 2]")
     assert response.status_code == 400 and MasterSignal.objects.count() == 0
+
+
+def test_an_amount_with_all_the_integer_digits_the_column_holds_is_stored_exactly(world):
+    # 18 integer digits at 18 places are 36 digits, more than Decimal's default 28 (a 500 before; the fuzz found it)
+    world.account("ann")
+    response = post(signal_data(amount="148224614917", price="123456789012345.5"))
+    assert response.status_code == 202, response.content
+    signal = MasterSignal.objects.get()
+    assert signal.amount == Decimal("148224614917") and signal.price == Decimal("123456789012345.5")
 
 
 # --- hostile but validly signed bodies: 400 naming the field, nothing stored ------------------

@@ -58,3 +58,11 @@ def test_decimal_fit_refuses_what_the_column_cannot_hold(raw, message):
 
 def test_decimal_fit_may_allow_a_value_rounding_to_zero():
     assert decimal_fit(Decimal("1E-12"), field="fee", max_digits=28, decimal_places=8, allow_zero=True) == 0
+
+
+@given(st.decimals(min_value=Decimal("1E-18"), max_value=Decimal("999999999999999999.999999999999999999"),
+                   allow_nan=False, allow_infinity=False, places=18))
+def test_decimal_fit_holds_every_value_a_36_18_column_holds(value):
+    # 36 digits are more than the default context's 28: found by the API fuzz (a 12-digit amount)
+    stored = decimal_fit(value, field="amount", max_digits=36, decimal_places=18)
+    assert stored == value and stored.as_tuple().exponent == -18

@@ -152,3 +152,23 @@ def test_report_commands_refuse_impossible_years_and_days(make_account):
     _refused("tax_report", "daivon_frazier", "--year", "10000", match="--year '10000' is not a year")
     _refused("generate_reports", "--period", "daily", "--date", "2026-02-30", match="not a day in the calendar")
     _refused("generate_reports", "--period", "daily", "--date", "9999-12-31", match="after today")
+
+
+# --- found by the schema fuzz (tests/core/test_api_schema_fuzz.py) ---------------------------
+@pytest.mark.parametrize(("path", "says"), [
+    ("/api/v1/accounts/me/fees?from=&to=", "from is empty"),
+    ("/api/v1/accounts/me/tax?year=", "year is empty"),
+    ("/api/v1/accounts/me/performance?date=", "date is empty"),
+    ("/api/v1/accounts/me/positions?method=", "method must be one of fifo, lifo, hifo"),
+    ("/api/v1/accounts/me/positions?method=FIFO", "method must be one of"),
+])
+def test_a_parameter_given_empty_or_off_the_list_is_400_not_the_default(investor_client, path, says):
+    response = investor_client.get(path)
+    assert response.status_code == 400 and says in _error(response)["message"]
+
+
+@pytest.mark.parametrize("fmt", ["", "xml", "AAA"])
+def test_the_schema_refuses_a_format_it_does_not_serve_in_the_error_shape(investor_client, fmt):
+    response = investor_client.get(f"/api/v1/schema/?format={fmt}")
+    assert response.status_code == 400 and "format must be one of json, yaml" in _error(response)["message"]
+    assert investor_client.get("/api/v1/schema/?format=json").status_code == 200
