@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html_join
 
 from compliance.models import Communication
@@ -113,6 +115,7 @@ class AccountAdmin(admin.ModelAdmin):
         reason_action(name="reactivate_accounts", description="Reactivate", service=account_reactivate,
                       permission="trading_state"),
         "invite_to_portal",
+        "offboard_account",
     ]
 
     @admin.display(description="records")
@@ -132,6 +135,17 @@ class AccountAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{account.user_id}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{account.user_id}: invitation sent to {account.email}.", messages.SUCCESS)
+
+    @admin.action(description="Offboard (asks for the reason and a confirmation)", permissions=["offboard"])
+    def offboard_account(self, request, queryset):
+        """Opens the offboarding form for one account; the procedure itself is operations'."""
+        if queryset.count() != 1:
+            self.message_user(request, "Offboard one account at a time.", level="warning")
+            return None
+        return HttpResponseRedirect(f"{reverse('admin:operations_offboarding_add')}?account={queryset.get().pk}")
+
+    def has_offboard_permission(self, request) -> bool:
+        return request.user.has_perm("operations.add_offboarding")
 
     def has_trading_state_permission(self, request) -> bool:
         return request.user.has_perm("accounts.change_trading_state")

@@ -27,4 +27,5 @@ class AccountStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"
     ACTIVE = "ACTIVE", "Active"
     SUSPENDED = "SUSPENDED", "Suspended"
+    OFFBOARDING = "OFFBOARDING", "Offboarding"  # trading off, positions closing; INACTIVE once every step is done
     INACTIVE = "INACTIVE", "Inactive"

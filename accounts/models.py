@@ -41,6 +41,9 @@ class Account(models.Model):
     tier = models.CharField("subscription tier", max_length=16, choices=Tier.choices, default=Tier.STARTER)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, editable=False)
     trading_enabled = models.BooleanField(default=False, editable=False)
+    exited_at = models.DateTimeField("exit date", null=True, blank=True, editable=False,
+                                     help_text="set when offboarding finishes (INACTIVE)")
+    exit_reason = models.TextField(blank=True, editable=False)
     initial_capital = AmountField(default=Decimal("0"))
     initial_capital_currency = CurrencyField(default="USD")
     portal_user = models.OneToOneField(
@@ -65,7 +68,7 @@ class Account(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(initial_capital__gte=0), name="accounts_capital_non_negative"),
             models.CheckConstraint(
-                condition=models.Q(status__in=["PENDING", "ACTIVE", "SUSPENDED", "INACTIVE"]),
+                condition=models.Q(status__in=["PENDING", "ACTIVE", "SUSPENDED", "OFFBOARDING", "INACTIVE"]),
                 name="accounts_status_valid",
             ),
             # Trading can only be on for an ACTIVE account.
@@ -86,7 +89,8 @@ class Account(models.Model):
         """The fields an audit event records before and after a change."""
         return {
             "user_id": self.user_id, "kind": self.kind, "status": self.status,
-            "trading_enabled": self.trading_enabled, "account_type": self.account_type, "tier": self.tier,
+            "trading_enabled": self.trading_enabled, "exited_at": self.exited_at, "exit_reason": self.exit_reason,
+            "account_type": self.account_type, "tier": self.tier,
             "full_name": self.full_name, "email": self.email, "phone": self.phone, "time_zone": self.time_zone,
             "initial_capital": self.initial_capital, "initial_capital_currency": self.initial_capital_currency,
         }

@@ -3,7 +3,8 @@ risk profiles and registry details. Other apps add their operator permissions to
 
 from django.contrib.auth.models import Group, Permission
 
-STAFF_APPS = ("accounts", "compliance", "brokers", "copytrading", "reporting", "django_celery_beat", "axes")
+STAFF_APPS = ("accounts", "compliance", "brokers", "copytrading", "reporting", "operations", "django_celery_beat",
+              "axes")
 
 OPERATOR_PERMISSIONS = [
     "accounts.add_account",
@@ -20,6 +21,7 @@ OPERATOR_PERMISSIONS = [
     "brokers.change_brokercredential",
     "brokers.change_alert",
     "axes.delete_accessattempt",  # unlock a locked sign-in (security.services.login_unlock)
+    "operations.add_offboarding",
 ]
 
 

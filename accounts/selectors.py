@@ -56,6 +56,10 @@ def accounts_filtered(*, status: str | None = None, kind: str | None = None, acc
     if search:
         qs = qs.filter(Q(user_id__icontains=search) | Q(full_name__icontains=search) | Q(email__icontains=search))
     return qs
+def accounts_offboardable() -> QuerySet[Account]:
+    """USER accounts an offboarding may start for (not INACTIVE, not already offboarding)."""
+    return Account.objects.filter(kind=Account.Kind.USER).exclude(
+        status__in=[Account.Status.INACTIVE, Account.Status.OFFBOARDING]).order_by("user_id")
 
 
 def account_master() -> Account | None:

@@ -133,6 +133,7 @@ def account_onboard(
 def _transition(
     *, actor: Actor, account: Account, action: str, reason: str, allowed_from: set[str],
     new_status: str, trading: bool, refuse: Callable[[Account], str | None] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Account:
     with transaction.atomic():
         locked = _locked(account)
@@ -147,7 +148,9 @@ def _transition(
         before = locked.snapshot()
         locked.status = new_status
         locked.trading_enabled = trading
-        locked.save(update_fields=["status", "trading_enabled", "updated_at"])
+        for name, value in (extra or {}).items():
+            setattr(locked, name, value)
+        locked.save(update_fields=["status", "trading_enabled", "updated_at", *(extra or {})])
         audit_event_record(actor=actor, action=action, target_type="account", target_id=locked.user_id,
                            reason=reason, before=before, after=locked.snapshot())
     account.refresh_from_db()
@@ -193,6 +196,26 @@ def account_deactivate(*, actor: Actor, account: Account, reason: str) -> Accoun
     return _transition(actor=actor, account=account, action="ACCOUNT_DEACTIVATE", reason=reason,
                        allowed_from={Status.PENDING, Status.ACTIVE, Status.SUSPENDED},
                        new_status=Status.INACTIVE, trading=False)
+
+
+def account_offboarding_start(*, actor: Actor, account: Account, reason: str) -> Account:
+    """First step of offboarding: trading off and the account OFFBOARDING until every step is done."""
+    reason = reason_required(reason, "offboard an account")
+
+    def refuse(a: Account) -> str | None:
+        return f"{a.user_id} is the MASTER account: it cannot be offboarded" if a.is_master else None
+
+    return _transition(actor=actor, account=account, action="ACCOUNT_OFFBOARDING_START", reason=reason,
+                       allowed_from={Status.PENDING, Status.ACTIVE, Status.SUSPENDED},
+                       new_status=Status.OFFBOARDING, trading=False, refuse=refuse)
+
+
+def account_offboarding_finish(*, actor: Actor, account: Account, reason: str, exited_at) -> Account:
+    """Last step of offboarding: INACTIVE (terminal) with the exit date and reason."""
+    reason = reason_required(reason, "finish an offboarding")
+    return _transition(actor=actor, account=account, action="ACCOUNT_OFFBOARDING_FINISH", reason=reason,
+                       allowed_from={Status.OFFBOARDING}, new_status=Status.INACTIVE, trading=False,
+                       extra={"exited_at": exited_at, "exit_reason": reason})
 
 
 def risk_profile_update(*, actor: Actor, account: Account, changes: dict[str, Any], reason: str = "") -> RiskProfile:

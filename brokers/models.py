@@ -30,6 +30,10 @@ class BrokerCredential(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, editable=False)
     last_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
     permissions = models.JSONField(default=dict, blank=True, editable=False)
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                       help_text="archived (offboarding): secrets kept until the retention ends")
+    secrets_erased_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                             help_text="secrets erased after the retention period")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,6 +59,7 @@ class BrokerCredential(models.Model):
         return {
             "account": self.account.user_id, "venue": self.venue, "label": self.label, "is_paper": self.is_paper,
             "hint": self.hint, "status": self.status, "permissions": self.permissions,
+            "archived_at": self.archived_at, "secrets_erased_at": self.secrets_erased_at,
         }
 
 

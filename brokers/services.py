@@ -233,15 +233,61 @@ def credential_status_set(
             status = BrokerCredential.Status.UNVERIFIED
         if credential.status == status:
             return credential
+        if credential.secrets_erased_at is not None:
+            raise ApplicationError(f"the secrets of {credential} were erased after its retention period; "
+                                   "add a new key instead", code="invalid_transition")
         before = credential.snapshot()
         credential.status = status
-        credential.save(update_fields=["status", "updated_at"])
+        # Archived: never used again; the encrypted secrets stay for the retention period.
+        credential.archived_at = timezone.now() if status == BrokerCredential.Status.ARCHIVED else None
+        credential.save(update_fields=["status", "archived_at", "updated_at"])
         audit_event_record(
             actor=actor, action=f"CREDENTIAL_{status.upper()}", target_type="broker_credential",
             target_id=f"{credential.account.user_id}:{credential.venue}:{credential.label}", reason=reason,
             before=before, after=credential.snapshot(),
         )
     return credential
+
+
+def credentials_archive(*, actor: Actor, account: Account, reason: str) -> list[BrokerCredential]:
+    """Offboarding: every credential of the account archived (disabled for any use, audited)."""
+    archived = []
+    for credential in BrokerCredential.objects.filter(account=account).exclude(
+            status=BrokerCredential.Status.ARCHIVED).order_by("pk"):
+        archived.append(credential_status_set(actor=actor, credential=credential,
+                                              status=BrokerCredential.Status.ARCHIVED, reason=reason))
+    return archived
+
+
+def credentials_archived_erase(*, actor: Actor = "system:retention", now: dt.datetime | None = None,
+                               limit: int = 500) -> int:
+    """Erase the encrypted secrets of credentials archived longer than NIJA_CREDENTIAL_RETENTION_DAYS.
+    The row (venue, label, hint) and its audit trail stay."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.NIJA_CREDENTIAL_RETENTION_DAYS)
+    erased = 0
+    ids = list(BrokerCredential.objects.filter(
+        status=BrokerCredential.Status.ARCHIVED, archived_at__lt=cutoff, secrets_erased_at__isnull=True,
+    ).order_by("pk").values_list("pk", flat=True)[:limit])
+    for pk in ids:
+        with transaction.atomic():
+            credential = BrokerCredential.objects.select_for_update().select_related("account").get(pk=pk)
+            if credential.secrets_erased_at is not None or credential.status != BrokerCredential.Status.ARCHIVED:
+                continue
+            before = credential.snapshot()
+            credential.api_key_encrypted = credential.api_secret_encrypted = credential.passphrase_encrypted = ""
+            credential.secrets_erased_at = now
+            credential.save(update_fields=["api_key_encrypted", "api_secret_encrypted", "passphrase_encrypted",
+                                           "secrets_erased_at", "updated_at"])
+            audit_event_record(
+                actor=actor, action="CREDENTIAL_SECRETS_ERASE", target_type="broker_credential",
+                target_id=f"{credential.account.user_id}:{credential.venue}:{credential.label}",
+                reason=f"archived {credential.archived_at:%Y-%m-%d}, retention "
+                       f"{settings.NIJA_CREDENTIAL_RETENTION_DAYS} days",
+                before=before, after=credential.snapshot(),
+            )
+            erased += 1
+    return erased
 
 
 def credential_keys_rotate(*, actor: Actor) -> int:

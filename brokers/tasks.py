@@ -8,7 +8,7 @@ from django.db import transaction
 from core.decimals import to_jsonable
 
 from .selectors import audit_account_ids_batch
-from .services import balance_audit_run
+from .services import balance_audit_run, credentials_archived_erase
 
 logger = logging.getLogger("nija.brokers")
 
@@ -38,3 +38,9 @@ def balance_audit_task(account_ids: list[int] | None = None, after_id: int = 0) 
                        "nothing stored for them, the next run audits them", len(ids), ids[0] if ids else "-",
                        ids[-1] if ids else "-", AUDIT_SOFT_TIME_LIMIT)
         return {"stopped": "soft_time_limit", "accounts": len(ids)}
+
+
+@shared_task(name="brokers.tasks.credentials_archived_erase_task", ignore_result=True)
+def credentials_archived_erase_task() -> dict:
+    """Daily: erase the secrets of credentials archived longer than the retention period."""
+    return {"erased": credentials_archived_erase()}

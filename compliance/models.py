@@ -58,6 +58,7 @@ class Communication(models.Model):
         ALERT = "alert", "Alert"
         REPORT = "report", "Report"
         NOTE = "note", "Staff note"
+        OFFBOARDED = "offboarded", "Offboarded (summary)"
         OTHER = "other", "Other"
 
     class Channel(models.TextChoices):

@@ -363,7 +363,8 @@ def copy_orders_execute(*, signal_id: int, order_ids: list[int], claim_token: st
         if cred is None or cred.status != "active":
             outcomes.append(Outcome(order.pk, CopyOrder.Status.FAILED, detail="credential missing or not active"))
             continue
-        if order.account_id not in eligible:
+        # An offboarding's closes are sent with trading already off: closing is the point.
+        if order.account_id not in eligible and signal.source != MasterSignal.Source.OFFBOARD:
             holds[order.pk] = "account no longer copied (trading or copy switched off)"
         if mode != EngineMode.Mode.LIVE:
             holds[order.pk] = f"engine mode is {mode}"

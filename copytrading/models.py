@@ -92,6 +92,7 @@ class MasterSignal(models.Model):
         POLL = "poll", "Master-fill poll"
         MANUAL = "manual", "Manual (staff)"
         STOP = "stop", "Engine stop (not a master trade)"
+        OFFBOARD = "offboard", "Offboarding close (not a master trade)"
 
     class Side(models.TextChoices):
         BUY = "buy", "Buy"

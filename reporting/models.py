@@ -159,6 +159,7 @@ class Report(models.Model):
         WEEKLY = "weekly", "Weekly"
         MONTHLY = "monthly", "Monthly"
         FEE_STATEMENT = "fee_statement", "Fee statement"
+        FINAL = "final", "Final report (inception to exit)"
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="reports")
     period = models.CharField(max_length=16, choices=Period.choices)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.html import escape as html_escape
 
 from accounts.selectors import accounts_in
 from brokers.market_data import venue_price_readers
@@ -24,6 +25,7 @@ from copytrading.selectors import copy_fills_for_ledger
 from core.actors import Actor, reason_required
 from core.assets import USD_EQUIVALENTS, asset_code
 from core.decimals import decimal_for_field, to_decimal
+from core.decimals import format_money as money_text
 from core.errors import ApplicationError
 
 from .lots import ZERO
@@ -42,6 +44,7 @@ from .selectors import (
     LEDGER_CSV_COLUMNS,
     AccountBooks,
     account_ids_with_ledger,
+    fee_report,
     fee_statement,
     ledger_venue_quantities,
     ledger_venues,
@@ -765,3 +768,45 @@ def reconciliation_break_resolve(*, actor: Actor, reconciliation_break: Reconcil
     return _break_status_set(actor=actor, reconciliation_break=reconciliation_break,
                              status=ReconciliationBreak.Status.RESOLVED, reason=reason,
                              action="reporting.reconciliation_break_resolved")
+
+
+def final_report_generate(*, account: Account, exit_day: dt.date) -> Report:
+    """Offboarding: the account's whole life, inception to exit, stored as a `final` Report. Copy
+    fills are brought into the ledger and fees accrued first, so the figures include the closes."""
+    ledger_entries_from_copy_fills(account=account)
+    books = AccountBooks(account=account, until=day_end(exit_day), end_day=exit_day)
+    first = books.rows[0].occurred_at.astimezone(dt.UTC).date() if books.rows else exit_day
+    start = min(first, exit_day)
+    if FeeSchedule.objects.filter(account=account).exists():
+        fees_accrue(account=account, through=exit_day)
+    fees = fee_report(account=account, start=start, end=exit_day)
+    metrics = books.metrics(start=start, end=exit_day) if books.rows else None
+    data = {
+        "user_id": account.user_id, "name": account.full_name, "period": Report.Period.FINAL, "start": start,
+        "end": exit_day, "currency": "USD",
+        "total_pnl": metrics["total_pnl"] if metrics else None,
+        "final_nav": metrics["nav_end"] if metrics else None,
+        "twr": metrics["twr"] if metrics else None,
+        "max_drawdown": metrics["max_drawdown"] if metrics else None,
+        "trades": metrics["trades"] if metrics else None,
+        "fees": {"by_kind": fees["by_kind"], "total": fees["total"]},
+        "positions_left": [{"asset": a, "quantity": q} for a, (q, _c, _t) in sorted(books.match.positions().items())],
+        "missing_prices": metrics["missing_prices"] if metrics else [],
+    }
+    lines = [
+        f"Final report: {account.full_name} ({account.user_id})",
+        f"From {start:%Y-%m-%d} (inception) to {exit_day:%Y-%m-%d} (exit)",
+        f"Total P&L: {money_text(data['total_pnl'])}" + ("" if metrics else " (no ledger entries)"),
+        f"Final NAV: {money_text(data['final_nav'])}",
+        f"Fees charged: {money_text(fees['total'])}"
+        + "".join(f"; {kind} {money_text(amount)}" for kind, amount in sorted(fees["by_kind"].items())),
+    ]
+    if data["positions_left"]:
+        lines.append("Positions kept: " + ", ".join(f"{p['quantity']} {p['asset']}" for p in data["positions_left"]))
+    if data["missing_prices"]:
+        lines.append("Unpriced assets (not valued): " + ", ".join(data["missing_prices"]))
+    text = "\n".join(lines) + "\n"
+    html = ("<!doctype html><html><head><meta charset='utf-8'><title>Final report</title></head><body><pre>"
+            + html_escape(text) + "</pre></body></html>")
+    return report_store(account=account, period=Report.Period.FINAL, start=start, end=exit_day, data=data,
+                        html=html, text=text)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "copytrading",
     "reporting",
     "portal",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "brokers.tasks.balance_audit_task",
         "schedule": crontab(minute="*/5"),
     },
+    "brokers-erase-archived-credentials": {
+        "task": "brokers.tasks.credentials_archived_erase_task",
+        "schedule": crontab(minute=40, hour=3),
+    },
+    "operations-advance-offboardings": {
+        "task": "operations.tasks.offboardings_advance_task",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "compliance-verify-audit-chain": {
         "task": "compliance.tasks.audit_chain_verify_task",
         "schedule": crontab(minute=15, hour="*/6"),
@@ -318,6 +328,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="NIJA back office <backof
 # --- NIJA ---------------------------------------------------------------------------------
 NIJA_REQUIRE_SERVICES = env.bool("NIJA_REQUIRE_SERVICES", default=False)
 NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS", default=[])
+# Archived credentials (offboarding) keep their encrypted secrets this long, then a daily task erases them.
+NIJA_CREDENTIAL_RETENTION_DAYS = env.int("NIJA_CREDENTIAL_RETENTION_DAYS", default=90)
 NIJA_SIGNAL_SECRET = env("NIJA_SIGNAL_SECRET", default="")
 # The longest date range one report or statement request may cover (about ten years).
 NIJA_REPORT_MAX_SPAN_DAYS = env.int("NIJA_REPORT_MAX_SPAN_DAYS", default=3660)

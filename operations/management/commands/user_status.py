@@ -4,6 +4,7 @@ from compliance.selectors import audit_events_for_target
 from copytrading.selectors import copy_settings_for
 from core.decimals import format_decimal, format_money
 from core.management.base import NijaCommand
+from operations.selectors import offboarding_for
 
 
 class Command(NijaCommand):
@@ -23,6 +24,11 @@ class Command(NijaCommand):
                            "multiplier": copy.multiplier, "fixed_notional": copy.fixed_notional}
         summary["blocked_instruments"] = (summary["risk_profile"] or {}).get("blocked_instruments", [])
         summary["credentials"] = credential_rows(account=account)
+        offboarding = offboarding_for(account=account)
+        summary["offboarding"] = None if offboarding is None else {
+            "step": offboarding.step, "waiting_on": offboarding.waiting_on, "progress": offboarding.progress_text(),
+            "reason": offboarding.reason, "started_at": offboarding.started_at, "finished_at": offboarding.finished_at,
+        }
         if opts["json"]:
             summary["recent_events"] = [e.log_line() for e in events]
             self.write_json(summary)
@@ -31,6 +37,10 @@ class Command(NijaCommand):
         w(f"User:     {account.full_name} ({account.user_id})")
         w(f"Kind:     {account.kind}   Type: {account.account_type}   Tier: {account.tier}")
         w(f"Status:   {account.status}   Trading: {'enabled' if account.trading_enabled else 'disabled'}")
+        if offboarding is not None:
+            w(f"Offboarding: {offboarding.progress_text()} (reason: {offboarding.reason})")
+        if account.exited_at:
+            w(f"Exited:   {account.exited_at:%Y-%m-%d %H:%M} UTC ({account.exit_reason})")
         w(f"Email:    {account.email}   Phone: {account.phone or '-'}")
         w(f"Capital:  {format_money(account.initial_capital, account.initial_capital_currency)}")
         risk = summary["risk_profile"] or {}
