@@ -87,5 +87,5 @@ def offboarding_section(account) -> str:
     offboarding = offboarding_for(account=account)
     if offboarding is None:
         return format_html("{}", "not offboarding")
-    return format_html("{} (reason: {}, started {:%Y-%m-%d %H:%M} UTC by {})", offboarding.progress_text(),
-                       offboarding.reason, offboarding.started_at, offboarding.requested_by)
+    return format_html("{} (reason: {}, started {} UTC by {})", offboarding.progress_text(), offboarding.reason,
+                       f"{offboarding.started_at:%Y-%m-%d %H:%M}", offboarding.requested_by)
