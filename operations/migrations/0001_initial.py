@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0004_account_offboarding'),
+        ('accounts', '0005_account_offboarding'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_account_time_zone'),
+        ('accounts', '0004_api_token'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

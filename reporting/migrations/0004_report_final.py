@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reporting', '0002_reconciliation_break'),
+        ('reporting', '0003_ledger_source_fee_charge'),
     ]
 
     operations = [
