@@ -8,13 +8,13 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from brokers.paper import paper_behaviour_set
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import Account
 from brokers.models import BrokerCredential, PaperBalance, PaperOrder
+from brokers.paper_venue import paper_behaviour_set
 from brokers.services import credentials_archived_erase
 from compliance.models import AuditEvent, Communication
 from copytrading.models import CopyOrder, CopySettings

@@ -12,12 +12,12 @@ import sys
 import time
 from decimal import Decimal
 
-from brokers.paper import paper_behaviour_set
 from django.conf import settings
 from django.db.models import Count
 
 from accounts.models import Account
 from brokers.models import PaperBalance, PaperOrder
+from brokers.paper_venue import paper_behaviour_set
 from copytrading.models import CopyOrder
 from copytrading.services import engine_mode_set
 from operations.models import Offboarding
