@@ -208,6 +208,10 @@ def signal_fields_clean(data: Any) -> dict[str, Any]:
     if symbol and not _SYMBOL_RE.match(symbol):
         errors["symbol"] = "use the unified form BASE/QUOTE, e.g. BTC/USD"
     clean["symbol"] = symbol
+    for name in ("venue", "symbol"):  # the patterns bound the characters, the column bounds the length
+        limit = MasterSignal._meta.get_field(name).max_length
+        if len(clean[name]) > limit and name not in errors:
+            errors[name] = f"at most {limit} characters"
     side = text("side").lower()
     if side and side not in MasterSignal.Side.values:
         errors["side"] = "must be buy or sell"

@@ -131,6 +131,8 @@ def test_an_amount_with_all_the_integer_digits_the_column_holds_is_stored_exactl
     ({"source_id": "m-\x00-1"}, "source_id"),
     ({"master_order_id": "O\x001"}, "master_order_id"),
     ({"venue": "pa\x00per"}, "venue"),
+    ({"symbol": "2LSO89V3KN1FP/IIX25C9F5UPJ2CJ:TGDWV"}, "symbol"),  # found by the schema fuzz: 35 > 32
+    ({"venue": "v" * 33}, "venue"),
     ({"executed_at": "0001-01-01T00:00:00+00:00"}, "executed_at"),
     ({"executed_at": "0001-01-01T00:00:00+05:00"}, "executed_at"),  # before year 1 in UTC
     ({"executed_at": "9999-12-31T23:59:59-05:00"}, "executed_at"),  # after year 9999 in UTC

@@ -33,7 +33,11 @@ AUTH_MODELS = {"User", "Group", "Permission"}
 
 
 def _project_apps() -> set[str]:
-    return {c.name for c in apps.get_app_configs() if Path(c.path).resolve().is_relative_to(ROOT.resolve())}
+    # A virtualenv inside the checkout (CI's .venv) holds third-party apps, not ours.
+    root = ROOT.resolve()
+    return {c.name for c in apps.get_app_configs()
+            if Path(c.path).resolve().is_relative_to(root)
+            and not SKIPPED_PARTS & set(Path(c.path).resolve().relative_to(root).parts)}
 
 
 def _sources() -> list[Path]:
