@@ -181,3 +181,145 @@ def test_raw_sql_only_in_core_db():
 ])
 def test_the_sql_scan_sees_each_way_of_running_sql(source, expected):
     assert raw_sql_uses(source) == expected
+
+
+# --- imports at module top ------------------------------------------------------------------
+# The only function-level imports of project modules, each keyed (file, function, imported module),
+# with why it cannot sit at the top. Everything else goes at the top, where the dependency graph shows.
+FUNCTION_LEVEL_IMPORTS = {
+    ("accounts/apps.py", "ready", "accounts.roles"):
+        "roles imports django.contrib.auth.models: models exist only once the app registry is loaded",
+    ("compliance/apps.py", "ready", "compliance.tasks"):
+        "tasks imports the models, which exist only once the app registry is loaded",
+    ("copytrading/apps.py", "ready", "copytrading.tasks"):
+        "tasks imports the models, which exist only once the app registry is loaded",
+    ("nija_site/apps.py", "ready", "nija_site.staff_pages"):
+        "the staff pages import the models, which exist only once the app registry is loaded",
+    ("security/apps.py", "ready", "security.services"):
+        "services imports the models, which exist only once the app registry is loaded",
+}
+# Not moved yet (issue 9 §3, app by app): this list only shrinks.
+FUNCTION_LEVEL_IMPORTS_PENDING = {
+    ("brokers/apps.py", "ready", "brokers.checks"),
+    ("brokers/clients/registry.py", "client_build", "brokers.clients.paper"),
+    ("brokers/clients/registry.py", "client_build", "brokers.clients.alpaca"),
+    ("brokers/clients/registry.py", "client_build", "brokers.clients.ccxt_client"),
+    ("brokers/clients/registry.py", "_build", "brokers.crypto"),
+    ("brokers/clients/registry.py", "_public_build", "brokers.clients.paper"),
+    ("brokers/clients/registry.py", "_public_build", "brokers.clients.ccxt_client"),
+    ("brokers/services.py", "_verify", "brokers.clients.locks"),
+    ("brokers/services.py", "_verify", "brokers.clients.registry"),
+    ("brokers/services.py", "credential_verify", "brokers.clients.locks"),
+    ("brokers/services.py", "_fetch_all", "brokers.clients.registry"),
+    ("brokers/services.py", "balance_audit_run", "brokers.selectors"),
+    ("brokers/services.py", "balances_fresh_ensure", "brokers.selectors"),
+    ("copytrading/demo.py", "demo_copytrading_seed", "brokers.paper_venue"),
+    ("copytrading/execution.py", "order_request_for", "brokers.clients.base"),
+    ("copytrading/execution.py", "_send_one", "brokers.clients.base"),
+    ("copytrading/execution.py", "_caller_for", "brokers.clients.registry"),
+    ("copytrading/execution.py", "_send_all", "brokers.clients.locks"),
+    ("copytrading/execution.py", "_send_all", "brokers.clients.registry"),
+    ("copytrading/execution.py", "orders_venue_calls", "brokers.clients.locks"),
+    ("copytrading/execution.py", "orders_venue_calls", "brokers.clients.registry"),
+    ("copytrading/planning.py", "signal_plan", "copytrading.execution"),
+    ("copytrading/planning.py", "daily_loss_breaches_handle", "accounts.services"),
+    ("copytrading/planning.py", "daily_loss_breaches_handle", "brokers.services"),
+    ("copytrading/planning.py", "daily_loss_breaches_handle", "compliance.services"),
+    ("copytrading/reconciliation.py", "copy_orders_reconcile", "brokers.clients.base"),
+    ("copytrading/reconciliation.py", "master_fills_poll", "brokers.clients.base"),
+    ("copytrading/reconciliation.py", "master_fills_poll", "brokers.clients.registry"),
+    ("copytrading/reconciliation.py", "master_fills_poll", "copytrading.services"),
+    ("reporting/demo.py", "_end_prices", "brokers.paper_venue"),
+    ("reporting/management/commands/import_venue_history.py", "handle", "brokers.clients.base"),
+    ("reporting/management/commands/import_venue_history.py", "handle", "brokers.clients.registry"),
+    ("reporting/services.py", "report_store", "core.decimals"),
+    ("reporting/services.py", "report_generate", "reporting.reports"),
+    ("reporting/services.py", "fee_statement_generate", "core.decimals"),
+    ("reporting/tasks.py", "report_generate_task", "reporting.services"),
+    ("reporting/tasks.py", "prices_refresh_task", "reporting.services"),
+    ("reporting/tasks.py", "fees_accrue_task", "reporting.services"),
+    ("reporting/tasks.py", "ledger_copy_fills_import_task", "reporting.services"),
+    ("reporting/tasks.py", "books_reconcile_task", "reporting.services"),
+}
+
+
+def function_level_imports(source: str, module: str, is_package: bool, roots: set[str]) -> list[tuple[int, str, str]]:
+    """(line, enclosing function, imported module) for each import of a project module inside a
+    function body (methods and nested functions included; TYPE_CHECKING blocks at the top are not
+    function bodies). Relative imports are resolved against `module`."""
+    package = module if is_package else module.rpartition(".")[0]
+    found = []
+
+    def resolved(node: ast.Import | ast.ImportFrom) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [alias.name for alias in node.names]
+        if node.level == 0:
+            return [node.module or ""]
+        base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if package else []
+        name = ".".join(base + ([node.module] if node.module else []))
+        # `from . import tasks` imports the submodule tasks: name it, as grimp does.
+        return [f"{name}.{alias.name}" for alias in node.names] if not node.module else [name]
+
+    def visit(node: ast.AST, function: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, child.name)
+                continue
+            if isinstance(child, ast.Lambda):
+                visit(child, "<lambda>")
+                continue
+            if function and isinstance(child, ast.Import | ast.ImportFrom):
+                found.extend((child.lineno, function, name) for name in resolved(child)
+                             if name.split(".")[0] in roots)
+            visit(child, function)
+
+    visit(ast.parse(source), None)
+    return found
+
+
+def _function_level_imports_found() -> dict[tuple[str, str, str], int]:
+    roots = set(_root_packages())
+    found = {}
+    for path in _sources():
+        rel = path.relative_to(ROOT)
+        module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        for line, function, imported in function_level_imports(path.read_text(), module, rel.name == "__init__.py",
+                                                               roots):
+            found.setdefault((rel.as_posix(), function, imported), line)
+    return found
+
+
+def test_project_imports_sit_at_module_top():
+    allowed = set(FUNCTION_LEVEL_IMPORTS) | FUNCTION_LEVEL_IMPORTS_PENDING
+    found = _function_level_imports_found()
+    assert [f"{path}:{line} imports {imported} inside {function}(): move it to the module top (or, if it breaks "
+            f"a cycle with Django's app loading, list it in FUNCTION_LEVEL_IMPORTS with the reason)"
+            for (path, function, imported), line in sorted(found.items()) if (path, function, imported) not in allowed
+            ] == []
+
+
+def test_the_function_level_import_allow_list_names_only_imports_that_exist():
+    found = _function_level_imports_found()
+    assert sorted(set(FUNCTION_LEVEL_IMPORTS) - set(found)) == []
+    assert sorted(FUNCTION_LEVEL_IMPORTS_PENDING - set(found)) == []
+    assert set(FUNCTION_LEVEL_IMPORTS).isdisjoint(FUNCTION_LEVEL_IMPORTS_PENDING)
+
+
+@pytest.mark.parametrize(("source", "module", "is_package", "expected"), [
+    ("import accounts.models\n", "brokers.services", False, []),
+    ("def f():\n    import accounts.models\n", "brokers.services", False, [(2, "f", "accounts.models")]),
+    ("def f():\n    import json\n    from django.db import models\n", "brokers.services", False, []),
+    ("def f():\n    from .clients.locks import x\n", "brokers.services", False, [(2, "f", "brokers.clients.locks")]),
+    ("def f():\n    from . import tasks\n", "compliance.apps", False, [(2, "f", "compliance.tasks")]),
+    ("def f():\n    from .paper import P\n", "brokers.clients.registry", False, [(2, "f", "brokers.clients.paper")]),
+    ("def f():\n    from .. import crypto\n", "brokers.clients.registry", False, [(2, "f", "brokers.crypto")]),
+    ("def f():\n    from .x import y\n", "core", True, [(2, "f", "core.x")]),
+    ("class C:\n    def m(self):\n        if True:\n            from core import db\n", "brokers.x", False,
+     [(4, "m", "core")]),
+    ("def f():\n    def g():\n        from core.db import q\n", "brokers.x", False, [(3, "g", "core.db")]),
+    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from accounts.models import Account\n",
+     "brokers.x", False, []),
+])
+def test_the_import_scan_sees_each_function_level_project_import(source, module, is_package, expected):
+    roots = {"accounts", "brokers", "compliance", "core"}
+    assert function_level_imports(source, module, is_package, roots) == expected
