@@ -45,6 +45,15 @@ class BrokerCredential(models.Model):
                 condition=models.Q(status__in=["active", "unverified", "disabled", "archived"]),
                 name="brokers_credential_status_valid",
             ),
+            # One API key, one credential in use, enforced by the database so two concurrent adds
+            # cannot both pass the service's check (brokers.services._key_owner_refuse). PAPER ignores
+            # its key; a disabled or archived row is out of use (how staff settle a duplicate that
+            # predates the fingerprint: migration 0004 lists them).
+            models.UniqueConstraint(
+                fields=["key_fingerprint"], name="brokers_credential_key_in_use_once",
+                condition=models.Q(status__in=["active", "unverified"]) & ~models.Q(key_fingerprint="")
+                & ~models.Q(venue="paper"),
+            ),
         ]
 
     def __str__(self) -> str:

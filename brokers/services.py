@@ -171,6 +171,19 @@ def credential_store(*, actor: Actor, plan: CredentialPlan) -> BrokerCredential:
     """Write a checked key (new, or replacing the account's key for that venue and label),
     encrypted, and audit it, in one transaction. A key stored without verification (--no-verify)
     is UNVERIFIED: no client uses it until the balance audit has verified it."""
+    try:
+        credential = _credential_write(actor=actor, plan=plan)
+    except IntegrityError:
+        # Another process stored this key (or this label) between our check and our insert, and the
+        # database's constraint refused ours: say whose it is, as the check would have.
+        if plan.venue != "paper":
+            _key_owner_refuse(fingerprint=plan.key_fingerprint, existing_id=plan.existing_id)
+        raise ApplicationError(f"{plan.account.user_id} {plan.venue}/{plan.label} was stored by another request "
+                               "at the same moment: look at it and try again", code="conflict") from None
+    return credential
+
+
+def _credential_write(*, actor: Actor, plan: CredentialPlan) -> BrokerCredential:
     account, venue, label, permissions = plan.account, plan.venue, plan.label, plan.permissions
     with transaction.atomic():
         before = None
@@ -240,7 +253,13 @@ def credential_status_set(
         credential.status = status
         # Archived: never used again; the encrypted secrets stay for the retention period.
         credential.archived_at = timezone.now() if status == BrokerCredential.Status.ARCHIVED else None
-        credential.save(update_fields=["status", "archived_at", "updated_at"])
+        try:
+            with transaction.atomic():
+                credential.save(update_fields=["status", "archived_at", "updated_at"])
+        except IntegrityError:
+            # The database keeps one credential in use per key: the same key is in use elsewhere.
+            _key_owner_refuse(fingerprint=credential.key_fingerprint, existing_id=credential.pk)
+            raise
         audit_event_record(
             actor=actor, action=f"CREDENTIAL_{status.upper()}", target_type="broker_credential",
             target_id=f"{credential.account.user_id}:{credential.venue}:{credential.label}", reason=reason,

@@ -95,10 +95,11 @@ def test_the_migration_reports_existing_duplicates_by_account_and_never_the_key(
     migration = import_module("brokers.migrations.0002_credential_fingerprint_unverified")
     master, user = make_account("nija_master", master=True), make_account("daivon_frazier")
     first = _add(master)
-    # a duplicate stored before the fingerprint existed (as on today's databases)
+    # a duplicate stored before the fingerprint existed (as on today's databases); disabled, because
+    # the database now refuses a second one in use (migration 0004, test_key_constraint.py)
     second = BrokerCredential.objects.create(
         account=user, venue="okx", label="default", api_key_encrypted=crypto.encrypt(KEY),
-        api_secret_encrypted=crypto.encrypt(SECRET), hint=KEY[-4:])
+        api_secret_encrypted=crypto.encrypt(SECRET), hint=KEY[-4:], status=BrokerCredential.Status.DISABLED)
     BrokerCredential.objects.update(key_fingerprint="")
     capsys.readouterr()
     migration.fingerprints_fill_and_report_duplicates(apps, None)
