@@ -42,3 +42,21 @@ def symbol_quote(symbol: str, *, default: str = "USD") -> str:
         return default
     return asset_code(symbol.split("/")[1].split(":")[0])
 
+
+
+# Venue spellings of an asset -> the code the ledger uses. Kraken names its older assets with an X
+# (crypto) or Z (fiat) prefix and Bitcoin XBT (its Balance and Ledgers answers, its CSV exports:
+# XXBT, XETH, ZUSD...); ccxt and most venues say BTC, ETH, USD. Comparing a ledger with a venue
+# (reconcile_books) goes through `asset_canonical` on both sides, so 0.1 XXBT at Kraken is 0.1 BTC.
+VENUE_ASSET_ALIASES = {
+    "XBT": "BTC", "XXBT": "BTC", "XETH": "ETH", "XETC": "ETC", "XLTC": "LTC", "XXRP": "XRP", "XXLM": "XLM",
+    "XXMR": "XMR", "XZEC": "ZEC", "XMLN": "MLN", "XREP": "REP", "XXDG": "DOGE", "XDG": "DOGE",
+    "ZUSD": "USD", "ZEUR": "EUR", "ZGBP": "GBP", "ZCAD": "CAD", "ZJPY": "JPY", "ZAUD": "AUD", "ZCHF": "CHF",
+}
+
+
+def asset_canonical(value: object) -> str:
+    """An asset code as the ledger spells it, whatever venue spelling it arrives in ("XXBT" -> "BTC",
+    "ZUSD" -> "USD"); codes we do not know are only trimmed and upper-cased (`asset_code`)."""
+    code = asset_code(value)
+    return VENUE_ASSET_ALIASES.get(code, code)

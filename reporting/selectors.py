@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max, QuerySet, Sum
 
 from copytrading.selectors import entry_stop_prices
-from core.assets import USD_EQUIVALENTS, asset_code, symbol_base
+from core.assets import USD_EQUIVALENTS, asset_canonical, asset_code, symbol_base
 from core.decimals import format_decimal
 from core.errors import ApplicationError
 
@@ -429,7 +429,8 @@ def fee_schedules_batch(*, after_id: int = 0, limit: int) -> list[FeeSchedule]:
 def ledger_venue_quantities(*, account: Account, venue: str, until: dt.datetime) -> dict[str, Decimal]:
     """asset -> quantity the ledger says the account holds at `venue` at `until`: every entry's
     amount in its asset, a trade's counter amount in the counter asset, minus fees in the fee asset.
-    Summed in the database (a million-row ledger is three grouped queries)."""
+    Summed in the database (a million-row ledger is three grouped queries). Assets are keyed by their
+    canonical code (core.assets.asset_canonical: an imported Kraken ledger's XXBT counts as BTC)."""
     qs = LedgerEntry.objects.filter(account=account, venue=venue, occurred_at__lte=until).order_by()
     held: dict[str, Decimal] = {}
     legs = (
@@ -440,6 +441,7 @@ def ledger_venue_quantities(*, account: Account, venue: str, until: dt.datetime)
     for rows, asset_column, amount_column, sign in legs:
         for asset, total in rows.values(asset_column).annotate(total=Sum(amount_column)).values_list(
                 asset_column, "total"):
+            asset = asset_canonical(asset)
             held[asset] = held.get(asset, ZERO) + sign * (total or ZERO)
     return held
 

@@ -23,7 +23,7 @@ from brokers.selectors import balances_for_accounts
 from compliance.services import audit_event_record
 from copytrading.selectors import copy_fills_for_ledger
 from core.actors import Actor, reason_required
-from core.assets import USD_EQUIVALENTS, asset_code
+from core.assets import USD_EQUIVALENTS, asset_canonical, asset_code
 from core.decimals import decimal_for_field, to_decimal
 from core.decimals import format_money as money_text
 from core.errors import ApplicationError
@@ -652,6 +652,15 @@ def _usd(value: Decimal | None) -> Decimal | None:
                              allow_zero=True)
 
 
+def _canonical_quantities(quantities: dict[str, Decimal]) -> dict[str, Decimal]:
+    """asset -> quantity with venue spellings merged into the ledger's code (core.assets.asset_canonical)."""
+    merged: dict[str, Decimal] = {}
+    for asset, quantity in quantities.items():
+        code = asset_canonical(asset)
+        merged[code] = merged.get(code, ZERO) + quantity
+    return merged
+
+
 def books_reconcile(*, account_ids: list[int], now: dt.datetime | None = None,
                     result: BooksReconciliation | None = None) -> BooksReconciliation:
     """Compare, per account, venue and asset, the quantity the ledger implies (entries up to the
@@ -673,8 +682,9 @@ def books_reconcile(*, account_ids: list[int], now: dt.datetime | None = None,
                 continue
             compared_venues.add(venue)
             ledger = ledger_venue_quantities(account=account, venue=venue, until=reading.last_good_at)
-            for asset in sorted(set(ledger) | set(reading.assets)):
-                ledger_qty, venue_qty = ledger.get(asset, ZERO), reading.assets.get(asset, ZERO)
+            held = _canonical_quantities(reading.assets)  # the venue's XXBT/XBT is the ledger's BTC
+            for asset in sorted(set(ledger) | set(held)):
+                ledger_qty, venue_qty = ledger.get(asset, ZERO), held.get(asset, ZERO)
                 difference = venue_qty - ledger_qty
                 row = {"account": account.user_id, "venue": venue, "asset": asset, "ledger": ledger_qty,
                        "venue_quantity": venue_qty, "difference": difference, "snapshot_at": reading.last_good_at,

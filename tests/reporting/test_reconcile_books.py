@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import secrets
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -13,9 +14,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from brokers.models import BalanceSnapshot
 from brokers.paper_venue import paper_behaviour_set, paper_fund, paper_price_set
 from brokers.services import balance_audit_run, credential_add
 from compliance.models import AuditEvent
+from core.assets import asset_canonical
 from reporting.models import ReconciliationBreak
 from reporting.selectors import reconciliation_breaks_current, reconciliation_breaks_summary
 from reporting.services import (
@@ -28,6 +31,8 @@ from reporting.services import (
 from reporting.tasks import books_reconcile_task
 
 pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-static"
 
 HEADER = "occurred_at,kind,venue,asset,amount,counter_asset,counter_amount,fee_asset,fee_amount,external_id\n"
 # 10,000 USD in, 0.1 BTC bought for 5,000 USD + 5 USD fee: the books say 4,995 USD and 0.1 BTC.
@@ -165,16 +170,83 @@ def test_reconcile_books_command_json_and_text(books, capsys):
     account, credential = books
     paper_fund(credential=credential, asset="BTC", amount=D("-0.05"))
     balance_audit_run(account_ids=[account.pk])
-    call_command("reconcile_books", "--json")
+    # An open break: the full report first, then exit status 2 with one line (not 1, which is bad input).
+    with pytest.raises(CommandError, match="^1 open reconciliation break") as failed:
+        call_command("reconcile_books", "--json")
+    assert failed.value.returncode == 2
     data = json.loads(capsys.readouterr().out)
-    assert data["accounts"] == 1 and data["compared"] == 2 and data["new"] == 1
+    assert data["accounts"] == 1 and data["compared"] == 2 and data["new"] == 1 and data["open"] == 1
     (brk,) = data["breaks"]
     assert (brk["account"], brk["asset"], brk["ledger_quantity"], brk["venue_quantity"], brk["difference"],
             brk["difference_usd"], brk["status"]) == ("alice", "BTC", "0.1", "0.05", "-0.05", "-2500.00", "open")
-    call_command("reconcile_books", "--user", "alice")
+    with pytest.raises(CommandError) as failed:
+        call_command("reconcile_books", "--user", "alice")
+    assert failed.value.returncode == 2
     out = capsys.readouterr().out
     assert "-$2,500.00" in out and "1 break(s) (0 new)" in out
     assert ReconciliationBreak.objects.count() == 1
+
+
+def test_reconcile_books_exits_zero_when_every_break_is_explained_or_the_books_agree(books, capsys):
+    account, credential = books
+    call_command("reconcile_books", "--json")  # agree: no exception, exit status 0
+    assert json.loads(capsys.readouterr().out)["open"] == 0
+    paper_fund(credential=credential, asset="USD", amount=D("7"))
+    balance_audit_run(account_ids=[account.pk])
+    with pytest.raises(CommandError):
+        call_command("reconcile_books")
+    assert "1 break(s) (1 new)" in capsys.readouterr().out
+    reconciliation_break_explain(actor="test", reconciliation_break=ReconciliationBreak.objects.get(),
+                                 reason="card refund, booked tomorrow")
+    call_command("reconcile_books", "--json")  # explained: still listed, but nothing open
+    data = json.loads(capsys.readouterr().out)
+    assert data["open"] == 0 and [b["status"] for b in data["breaks"]] == ["explained"]
+
+
+def _kraken_snapshot(account, assets: dict[str, str], at: dt.datetime) -> None:
+    """A Kraken balance reading as the audit stores it (latest and latest good), in Kraken's own codes."""
+    credential = credential_add(actor="test", account=account, venue="kraken", label="default", verify=False,
+                                api_key=f"kr-{secrets.token_hex(8)}", api_secret=secrets.token_hex(16))
+    BalanceSnapshot.objects.bulk_create([
+        BalanceSnapshot(account=account, credential=credential, venue="kraken", asset=asset, free=D(total),
+                        used=D(0), total=D(total), fetched_at=at, is_latest=True, is_latest_ok=True)
+        for asset, total in assets.items()])
+
+
+def test_kraken_asset_codes_match_the_ledgers_codes(make_account):
+    # The ledger in BTC, ETH and USD; Kraken's balance in its own codes XXBT, XETH and ZUSD.
+    account = make_account("carol")
+    ledger_import_csv(actor="test", account=account, text=HEADER + (
+        "2026-01-05T09:00:00Z,deposit,kraken,USD,10000,,,,,d-1\n"
+        "2026-01-05T10:00:00Z,trade,kraken,BTC,0.1,USD,-5000,USD,5,t-1\n"
+        "2026-01-05T11:00:00Z,trade,kraken,ETH,1,USD,-2000,ETH,0.001,t-2\n"))
+    _kraken_snapshot(account, {"XXBT": "0.1", "XETH": "0.999", "ZUSD": "2995"},
+                     at=dt.datetime(2026, 1, 6, tzinfo=dt.UTC))
+    result = books_reconcile(account_ids=[account.pk])
+    assert {(r["asset"], r["ledger"], r["venue_quantity"]) for r in result.compared} == {
+        ("BTC", D("0.1"), D("0.1")), ("ETH", D("0.999"), D("0.999")), ("USD", D("2995"), D("2995"))}
+    assert result.breaks == []
+
+
+def test_a_ledger_imported_in_kraken_codes_matches_a_venue_in_common_codes(make_account):
+    account = make_account("dave")
+    ledger_import_csv(actor="test", account=account, text=HEADER + (
+        "2026-01-05T09:00:00Z,deposit,kraken,ZUSD,1000,,,,,L-1\n"
+        "2026-01-05T10:00:00Z,trade,kraken,XXBT,0.01,ZUSD,-500,ZUSD,1,L-2\n"
+        "2026-01-05T10:30:00Z,deposit,kraken,XBT,0.002,,,,,L-3\n"))
+    _kraken_snapshot(account, {"BTC": "0.0125", "USD": "499"}, at=dt.datetime(2026, 1, 6, tzinfo=dt.UTC))
+    result = books_reconcile(account_ids=[account.pk])
+    (brk,) = result.breaks  # one real difference, in BTC: the two Kraken spellings were summed first
+    assert (brk.asset, brk.ledger_quantity, brk.venue_quantity, brk.difference) == (
+        "BTC", D("0.012"), D("0.0125"), D("0.0005"))
+    assert [r["asset"] for r in result.compared] == ["BTC", "USD"]
+
+
+def test_every_kraken_currency_id_in_the_recorded_payloads_maps_to_its_ccxt_code():
+    currencies = json.loads((FIXTURES / "currencies" / "kraken.json").read_text())
+    assert {c["id"]: asset_canonical(c["id"]) for c in currencies.values()} == {
+        c["id"]: c["code"] for c in currencies.values()}
+    assert asset_canonical(" xbt ") == "BTC" and asset_canonical("SOL") == "SOL"
 
 
 def test_reconcile_books_unknown_user_fails_with_one_line_and_writes_nothing(books):

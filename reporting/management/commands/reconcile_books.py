@@ -1,13 +1,19 @@
 import sys
 import time
 
+from django.core.management.base import CommandError
+
 from accounts.selectors import account_get
 from brokers.selectors import audit_account_ids_batch
 from core.decimals import format_decimal, format_money, money_round
 from core.management.base import NijaCommand, render_table
+from reporting.models import ReconciliationBreak
 from reporting.services import BooksReconciliation, books_reconcile
 
 BATCH = 500
+# Exit status: 0 the books agree (or every break is explained), 1 bad input or a failure, 2 at least one
+# open break (the report is printed in full first), so a cron job or a monitor can tell them apart.
+EXIT_OPEN_BREAKS = 2
 
 
 def _usd(value) -> str | None:
@@ -15,8 +21,11 @@ def _usd(value) -> str | None:
 
 
 class Command(NijaCommand):
-    help = ("Compare the ledger with the venues' latest good balances per account, venue and asset; a "
-            "difference above the asset's tolerance is a reconciliation break (admin: Reconciliation breaks).")
+    help = ("Compare the ledger with the venues' latest good balances per account, venue and asset (venue codes "
+            "such as Kraken's XXBT or ZUSD count as BTC and USD); a difference above the asset's tolerance is a "
+            "reconciliation break (admin: Reconciliation breaks). Exit status: 0 when no break is open "
+            "(explained breaks do not count), 2 when at least one is open (the report is printed first), "
+            "1 for bad input.")
 
     def add_arguments(self, parser):
         parser.add_argument("--user", dest="user_id", default=None, help="one account (user id, or master)")
@@ -30,8 +39,15 @@ class Command(NijaCommand):
             self._reconcile_all(result, show_progress=not opts["json"] and self.is_terminal())
         if opts["json"]:
             self.write_json(self._as_json(result))
-            return
-        self._write_text(result)
+        else:
+            self._write_text(result)
+        still_open = self._open_count(result)
+        if still_open:
+            raise CommandError(f"{still_open} open reconciliation break(s)", returncode=EXIT_OPEN_BREAKS)
+
+    @staticmethod
+    def _open_count(result: BooksReconciliation) -> int:
+        return sum(1 for b in result.breaks if b.status == ReconciliationBreak.Status.OPEN)
 
     def _reconcile_all(self, result: BooksReconciliation, *, show_progress: bool) -> None:
         started, after = time.monotonic(), 0
@@ -59,6 +75,7 @@ class Command(NijaCommand):
                 for b in result.breaks
             ],
             "new": result.new,
+            "open": Command._open_count(result),
             "resolved": [{"id": b.pk, "account": b.account.user_id, "venue": b.venue, "asset": b.asset}
                          for b in result.resolved],
             "unavailable": result.unavailable,
