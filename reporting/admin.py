@@ -8,7 +8,16 @@ from core.admin_actions import reason_action
 from core.decimals import format_decimal, format_money
 from core.errors import ApplicationError
 
-from .models import DailyNav, FeeCharge, FeeSchedule, LedgerEntry, PricePoint, ReconciliationBreak, Report
+from .models import (
+    DailyNav,
+    FeeCharge,
+    FeeSchedule,
+    LedgerEntry,
+    PricePoint,
+    ReconciliationBreak,
+    Report,
+    TaxYearClose,
+)
 from .selectors import reconciliation_breaks_current
 from .services import (
     ledger_entry_build,
@@ -111,6 +120,15 @@ class ReportAdmin(ReadOnlyAdmin):
 class PricePointAdmin(ReadOnlyAdmin):
     list_display = ("asset", "quote", "price", "observed_at", "source")
     list_filter = ("source", "asset")
+
+
+@admin.register(TaxYearClose)
+class TaxYearCloseAdmin(ReadOnlyAdmin):
+    """Closed (filed) tax years: written only by `tax_year_close`, final."""
+
+    list_display = ("account", "year", "method", "closed_at", "closed_by")
+    list_filter = ("year", "method")
+    search_fields = ("account__user_id",)
 
 
 @admin.register(DailyNav)

@@ -205,24 +205,42 @@ def _lots_match(events: Iterable[tuple], method: str) -> MatchResult:
     return result
 
 
+# Where a price came from, when it is not a stored PricePoint's own source: the account's own trade
+# against cash (its cash leg over its quantity).
+TRADE_PRICE = "trade"
+
+
 class PriceBook:
-    """USD prices per asset over time; `at` gives the last price at or before a moment."""
+    """USD prices per asset over time; `at` gives the last price at or before a moment. Every price
+    keeps its source; `record_used()` makes `at` remember each (asset, observed_at, price, source) it
+    answered with, so a report can list the prices it used (`used()`)."""
 
     def __init__(self) -> None:
         self._times: dict[str, list[dt.datetime]] = {}
         self._prices: dict[str, list[Decimal]] = {}
-        self._pending: dict[str, list[tuple[dt.datetime, Decimal]]] = {}
+        self._sources: dict[str, list[str]] = {}
+        self._pending: dict[str, list[tuple[dt.datetime, Decimal, str]]] = {}
+        self._used: set[tuple[str, dt.datetime, Decimal, str]] | None = None
 
-    def add(self, asset: str, when: dt.datetime, price: Decimal) -> None:
-        self._pending.setdefault(asset, []).append((when, price))
+    def add(self, asset: str, when: dt.datetime, price: Decimal, source: str = "") -> None:
+        self._pending.setdefault(asset, []).append((when, price, source))
+
+    def record_used(self) -> None:
+        self._used = set()
+
+    def used(self) -> list[tuple[str, dt.datetime, Decimal, str]]:
+        """(asset, observed_at, price, source) of every price `at` answered with since `record_used()`,
+        by asset and time."""
+        return sorted(self._used or (), key=lambda u: (u[0], u[1], u[3]))
 
     def _settle(self, asset: str) -> None:
         pending = self._pending.pop(asset, None)
         if pending:
-            merged = sorted(list(zip(self._times.get(asset, []), self._prices.get(asset, []), strict=True)) + pending,
-                            key=lambda p: p[0])
+            merged = sorted(list(zip(self._times.get(asset, []), self._prices.get(asset, []),
+                                     self._sources.get(asset, []), strict=True)) + pending, key=lambda p: p[0])
             self._times[asset] = [p[0] for p in merged]
             self._prices[asset] = [p[1] for p in merged]
+            self._sources[asset] = [p[2] for p in merged]
 
     def at(self, asset: str, when: dt.datetime) -> Decimal | None:
         if asset in USD_EQUIVALENTS:
@@ -233,7 +251,11 @@ class PriceBook:
         if not times:
             return None
         i = bisect_right(times, when)
-        return self._prices[asset][i - 1] if i else None
+        if not i:
+            return None
+        if self._used is not None:
+            self._used.add((asset, times[i - 1], self._prices[asset][i - 1], self._sources[asset][i - 1]))
+        return self._prices[asset][i - 1]
 
     def latest(self, asset: str) -> tuple[Decimal, dt.datetime] | None:
         if asset in USD_EQUIVALENTS:
@@ -266,10 +288,10 @@ ENTRY_ROW_FIELDS = ("id", "occurred_at", "kind", "venue", "asset", "amount", "co
 
 
 def trade_prices_add(entries: Iterable[EntryRow], prices: PriceBook) -> None:
-    """Every trade against cash carries a USD price of its asset."""
+    """Every trade against cash carries a USD price of its asset (source `trade`)."""
     for e in entries:
         if e.kind == "trade" and e.counter_asset in USD_EQUIVALENTS and e.counter_amount:
-            prices.add(e.asset, e.occurred_at, abs(e.counter_amount) / abs(e.amount))
+            prices.add(e.asset, e.occurred_at, abs(e.counter_amount) / abs(e.amount), TRADE_PRICE)
 
 
 def trade_value_usd(e: EntryRow, prices: PriceBook) -> Decimal | None:

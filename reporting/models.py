@@ -17,12 +17,22 @@ from core.fields import AmountField, CurrencyField, PriceField, QuantityField
 INVESTOR_FEE_VENUE = "nija"
 
 
-class LedgerEntryQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
+    append_only_message = "rows are append-only"
+
     def update(self, **kwargs):  # noqa: ARG002
-        raise ApplicationError("ledger entries are append-only", code="append_only")
+        raise ApplicationError(self.append_only_message, code="append_only")
 
     def delete(self):
-        raise ApplicationError("ledger entries are append-only", code="append_only")
+        raise ApplicationError(self.append_only_message, code="append_only")
+
+
+class LedgerEntryQuerySet(AppendOnlyQuerySet):
+    append_only_message = "ledger entries are append-only"
+
+
+class TaxYearCloseQuerySet(AppendOnlyQuerySet):
+    append_only_message = "a closed tax year is final"
 
 
 class LedgerEntry(models.Model):
@@ -272,3 +282,44 @@ class ReconciliationBreak(models.Model):
     def __str__(self) -> str:
         return (f"{self.account_id} {self.venue} {self.asset}: "
                 f"venue {self.venue_quantity} vs ledger {self.ledger_quantity}")
+
+
+class TaxYearClose(models.Model):
+    """A tax year as filed (issue 10 §1.4): the account's tax report for one year and lot method, stored
+    when staff close the year (`tax_year_close`). Later ledger entries or prices never alter it: the tax
+    report of a closed year shows these figures, and what a recomputation would change as a warning.
+    Final: never updated or deleted."""
+
+    class Method(models.TextChoices):
+        FIFO = "fifo", "FIFO"
+        LIFO = "lifo", "LIFO"
+        HIFO = "hifo", "HIFO"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="tax_year_closes")
+    year = models.PositiveSmallIntegerField()
+    method = models.CharField(max_length=4, choices=Method.choices)
+    report = models.JSONField(help_text="The tax report as filed: disposals, totals, prices used (decimals as text).")
+    closed_at = models.DateTimeField()
+    closed_by = models.CharField(max_length=150)
+    reason = models.TextField(blank=True, default="")
+
+    objects = TaxYearCloseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account", "-year", "method"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "year", "method"], name="tax_year_close_unique"),
+            models.CheckConstraint(condition=models.Q(method__in=["fifo", "lifo", "hifo"]),
+                                   name="tax_year_close_method_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} tax year {self.year} ({self.method.upper()}) closed {self.closed_at:%Y-%m-%d}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ApplicationError(TaxYearCloseQuerySet.append_only_message, code="append_only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ApplicationError(TaxYearCloseQuerySet.append_only_message, code="append_only")

@@ -8,7 +8,7 @@ import csv
 from typing import TextIO
 
 from core.decimals import format_decimal
-from core.presenters import money_text, present_json
+from core.presenters import money_text, present_json, price_text
 
 from .selectors import EXPORT_FIELDS
 
@@ -36,7 +36,22 @@ def tax_rows(report: dict) -> list[list]:
             for r in report["disposals"]]
 
 
+TAX_PRICES_TITLE = "prices used (USD)"
+TAX_PRICES_HEADER = ["asset", "quote", "price", "observed_at", "source"]
+
+
+def tax_price_rows(report: dict) -> list[list]:
+    """The prices a tax report's lots used, as TAX_PRICES_HEADER rows."""
+    return [[p["asset"], p["quote"], price_text(p["price"]), p["observed_at"].isoformat(), p["source"]]
+            for p in report["prices"]]
+
+
 def tax_csv_write(out: TextIO, report: dict) -> None:
+    """The disposals, then (after an empty line and a title row) the prices they used."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(TAX_HEADER)
     writer.writerows(tax_rows(report))
+    writer.writerow([])
+    writer.writerow([TAX_PRICES_TITLE])
+    writer.writerow(TAX_PRICES_HEADER)
+    writer.writerows(tax_price_rows(report))

@@ -15,7 +15,7 @@ from django.db.models import Count, Max, QuerySet, Sum
 
 from copytrading.selectors import entry_stop_prices
 from core.assets import USD_EQUIVALENTS, asset_canonical, asset_code, symbol_base
-from core.decimals import format_decimal
+from core.decimals import format_decimal, to_jsonable
 from core.errors import ApplicationError
 
 from .lots import (
@@ -43,6 +43,7 @@ from .models import (
     PricePoint,
     ReconciliationBreak,
     Report,
+    TaxYearClose,
 )
 from .performance import NavDay, day_end, drawdown_curve, nav_series, period_metrics, trade_statistics
 
@@ -63,16 +64,19 @@ def ledger_rows(*, account: Account, until: dt.datetime | None = None,
 
 
 def price_book_for(*, rows: list[EntryRow], until: dt.datetime | None = None) -> PriceBook:
-    """Stored price points of every asset the rows touch, plus the prices the trades themselves carry."""
+    """Stored price points of every asset the rows touch (venue, manual and demo), plus the prices the
+    rows' own trades carry. Points recorded from ledger fills are left out: they may be another
+    account's trades, and importing someone else's fill must never change this account's books (issue
+    10 §1.4); this account's own fills are in `rows` and price it directly."""
     assets = {r.asset for r in rows} | {r.counter_asset for r in rows if r.counter_asset}
     assets |= {r.fee_asset for r in rows if r.fee_asset}
     assets -= USD_EQUIVALENTS
     book = PriceBook()
-    qs = PricePoint.objects.filter(asset__in=assets, quote="USD")
+    qs = PricePoint.objects.filter(asset__in=assets, quote="USD").exclude(source=PricePoint.Source.LEDGER)
     if until is not None:
         qs = qs.filter(observed_at__lte=until)
-    for asset, when, price in qs.values_list("asset", "observed_at", "price"):
-        book.add(asset, when, price)
+    for asset, when, price, source in qs.values_list("asset", "observed_at", "price", "source"):
+        book.add(asset, when, price, source)
     trade_prices_add(rows, book)
     return book
 
@@ -89,11 +93,13 @@ class AccountBooks:
     """Everything computed from one account's ledger, once: rows, prices, lots, round trips, NAV."""
 
     def __init__(self, *, account: Account, method: str = "fifo", until: dt.datetime | None = None,
-                 end_day: dt.date | None = None, investor_fees: bool = True) -> None:
+                 end_day: dt.date | None = None, investor_fees: bool = True, record_prices: bool = False) -> None:
         self.account = account
         self.method = method_check(method)
         self.rows = ledger_rows(account=account, until=until, investor_fees=investor_fees)
         self.prices = price_book_for(rows=self.rows)
+        if record_prices:  # the lots' prices (what a tax report lists), not the NAV's
+            self.prices.record_used()
         self.match: MatchResult = lots_match(lot_events_from_entries(self.rows, self.prices), method=self.method)
         self.trades = closed_trades(self.match.disposals)
         self._end_day = end_day
@@ -158,9 +164,11 @@ def holding_term(*, acquired: dt.date | None, disposed: dt.date) -> str:
     return "long" if disposed > one_year_after(acquired) else "short"
 
 
-def tax_report(*, account: Account, year: int, method: str = "fifo") -> dict:
+def tax_report_compute(*, account: Account, year: int, method: str = "fifo") -> dict:
+    """The tax report computed now from the ledger and the prices (closed or not): every lot disposed
+    in the year, totals by term, and every price the lots used with its source and time."""
     end = dt.datetime(year, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
-    books = AccountBooks(account=account, method=method, until=end)
+    books = AccountBooks(account=account, method=method, until=end, record_prices=True)
     rows = []
     totals: dict[str, dict[str, Decimal]] = {}
     for d in books.match.disposals:
@@ -188,6 +196,10 @@ def tax_report(*, account: Account, year: int, method: str = "fifo") -> dict:
         "disposals": rows, "totals_by_term": totals,
         "flagged": sum(1 for r in rows if "missing_acquisition" in r["flag"] or r["unpriced"]),
         "unpriced": sum(1 for r in rows if r["unpriced"]),  # rows with a value unknown in USD, counted as 0
+        # Every USD price the lots used (deposits in kind, crypto-for-crypto legs, fees in coins), with
+        # its source (venue, manual, demo, or `trade`: this account's own trade against cash) and time.
+        "prices": [{"asset": asset, "quote": "USD", "price": price, "observed_at": at, "source": source}
+                   for asset, at, price, source in books.prices.used()],
         "flags": {
             "missing_acquisition": "sold with no known acquisition: cost basis 0",
             "unpriced": "no USD price for a value of this row (the trade, its fee or the lot's cost): counted as 0",
@@ -195,6 +207,91 @@ def tax_report(*, account: Account, year: int, method: str = "fifo") -> dict:
             "fee_payment": "the asset was spent to pay a fee (a disposal at market value)",
         },
     }
+
+
+
+TAX_MONEY_FIELDS = ("proceeds", "cost_basis", "fees", "gain")
+
+
+def tax_report_filed_data(report: dict) -> dict:
+    """A computed tax report as stored in TaxYearClose.report: decimals and times as exact text."""
+    return to_jsonable(report)
+
+
+def tax_report_filed_load(data: dict) -> dict:
+    """A stored tax report back with Decimals, dates and times, so it presents exactly as when filed."""
+    def day(value: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(value) if value else None
+
+    report = dict(data)
+    report["disposals"] = [
+        {**r, "quantity": Decimal(r["quantity"]), "acquired": day(r["acquired"]), "disposed": day(r["disposed"]),
+         **{k: Decimal(r[k]) for k in TAX_MONEY_FIELDS}} for r in data["disposals"]]
+    report["totals_by_term"] = {term: {**t, **{k: Decimal(t[k]) for k in TAX_MONEY_FIELDS}}
+                                for term, t in data["totals_by_term"].items()}
+    report["prices"] = [{**p, "price": Decimal(p["price"]), "observed_at": dt.datetime.fromisoformat(p["observed_at"])}
+                        for p in data.get("prices", [])]
+    return report
+
+
+def _disposal_key(row: dict) -> tuple:
+    return tuple(row[k] for k in ("asset", "quantity", "acquired", "disposed", *TAX_MONEY_FIELDS, "term", "flag"))
+
+
+def tax_report_differences(*, filed: dict, recomputed: dict) -> list[dict]:
+    """What a recomputation would change in a filed tax report: totals by term, the disposals, the prices."""
+    out = []
+    for term in sorted(set(filed["totals_by_term"]) | set(recomputed["totals_by_term"])):
+        was = filed["totals_by_term"].get(term, {})
+        now = recomputed["totals_by_term"].get(term, {})
+        for key in ("count", *TAX_MONEY_FIELDS):
+            if was.get(key, 0) != now.get(key, 0):
+                out.append({"what": f"{term}-term {key.replace('_', ' ')}", "filed": was.get(key, 0),
+                            "recomputed": now.get(key, 0)})
+    was_rows = sorted(map(_disposal_key, filed["disposals"]), key=str)
+    now_rows = sorted(map(_disposal_key, recomputed["disposals"]), key=str)
+    if was_rows != now_rows:
+        gone = len([r for r in was_rows if r not in now_rows])
+        new = len([r for r in now_rows if r not in was_rows])
+        out.append({"what": "disposal rows", "filed": len(was_rows), "recomputed": len(now_rows),
+                    "detail": f"{gone} filed row(s) would change or go, {new} row(s) would be new"})
+
+    def price_keys(report: dict) -> set[tuple]:
+        return {(p["asset"], p["observed_at"], p["price"], p["source"]) for p in report["prices"]}
+
+    was_prices, now_prices = price_keys(filed), price_keys(recomputed)
+    if was_prices != now_prices:
+        out.append({"what": "prices used", "filed": len(was_prices), "recomputed": len(now_prices),
+                    "detail": f"{len(was_prices - now_prices)} no longer used, {len(now_prices - was_prices)} new"})
+    return out
+
+
+def tax_year_close_get(*, account: Account, year: int, method: str) -> TaxYearClose | None:
+    return TaxYearClose.objects.filter(account=account, year=year, method=method).first()
+
+
+def tax_report(*, account: Account, year: int, method: str = "fifo") -> dict:
+    """The account's tax report for a year: as filed when the year is closed for this method (with a
+    warning listing what a recomputation would change), else computed now. The commands, the portal
+    and the API all read this."""
+    method = method_check(method)
+    recomputed = tax_report_compute(account=account, year=year, method=method)
+    closed = tax_year_close_get(account=account, year=year, method=method)
+    if closed is None:
+        filed_with = sorted(TaxYearClose.objects.filter(account=account, year=year).values_list("method", flat=True))
+        warnings = [f"{year} was closed (filed) with {', '.join(m.upper() for m in filed_with)}; this "
+                    f"{method.upper()} report is computed now, not as filed"] if filed_with else []
+        return {**recomputed, "closed": None, "differences": [], "warnings": warnings}
+    filed = tax_report_filed_load(closed.report)
+    differences = tax_report_differences(filed=filed, recomputed=recomputed)
+    warnings = []
+    if differences:
+        listed = "; ".join(f"{d['what']} {d['filed']} -> {d['recomputed']}" for d in differences)
+        warnings.append(f"{year} ({method.upper()}) was closed on {closed.closed_at:%Y-%m-%d} and these are the "
+                        f"figures as filed; recomputed today they would differ: {listed}")
+    return {**filed, "closed": {"closed_at": closed.closed_at, "closed_by": closed.closed_by,
+                                "reason": closed.reason},
+            "differences": differences, "warnings": warnings}
 
 
 # --- fees -----------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .models import (
     PricePoint,
     ReconciliationBreak,
     Report,
+    TaxYearClose,
 )
 from .performance import day_end
 from .selectors import (
@@ -48,8 +49,12 @@ from .selectors import (
     fee_statement,
     ledger_venue_quantities,
     ledger_venues,
+    method_check,
     price_usd_at,
     reconcile_tolerance,
+    tax_report_compute,
+    tax_report_filed_data,
+    tax_year_close_get,
 )
 
 if TYPE_CHECKING:
@@ -364,6 +369,132 @@ def price_point_record(*, asset: str, price: Any, observed_at: dt.datetime | Non
     return point
 
 
+@dataclass(frozen=True)
+class ManualPrice:
+    """One validated manual price: USD per unit of `asset` at `observed_at`."""
+
+    asset: str
+    price: Decimal
+    observed_at: dt.datetime
+
+
+def manual_price_build(*, asset: Any, price: Any, observed_at: Any, now: dt.datetime | None = None) -> ManualPrice:
+    """Validate one manual price (USD). Raises ApplicationError naming every problem."""
+    problems: list[str] = []
+    code = asset_code(asset)
+    value = when = None
+    if not code:
+        problems.append("asset is required")
+    elif len(code) > PricePoint._meta.get_field("asset").max_length or not code.replace(".", "").isalnum():
+        problems.append(f"asset '{code}' is not an asset code")
+    elif code in USD_EQUIVALENTS:
+        problems.append(f"asset {code} is valued at 1 USD and takes no price")
+    try:
+        value = to_decimal(price, field="price")
+        if value <= 0:
+            problems.append("price must be positive")
+        else:
+            value = decimal_for_field(value, model_field=PricePoint._meta.get_field("price"))
+    except ApplicationError as exc:
+        problems.append(exc.message)
+    try:
+        when = _parse_when(observed_at)
+        if when > (now or timezone.now()):
+            problems.append(f"observed_at {when.isoformat()} is in the future")
+    except ValueError:
+        problems.append(f"observed_at '{observed_at}' is not an ISO 8601 date/time" if str(observed_at or "").strip()
+                        else "observed_at is required (ISO 8601, e.g. 2024-03-01T00:00:00Z)")
+    if problems:
+        raise ApplicationError("; ".join(problems), code="invalid")
+    return ManualPrice(asset=code, price=value, observed_at=when)
+
+
+MANUAL_PRICE_COLUMNS = ("asset", "price", "observed_at")
+
+
+def manual_prices_from_csv(*, text: str, name: str) -> list[ManualPrice]:
+    """Every row of an asset,price,observed_at file (USD), or ApplicationError listing each bad row as
+    `name:line: problem` (nothing is returned, so nothing is written, while any row is bad)."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in MANUAL_PRICE_COLUMNS if c not in header]
+    if missing:
+        raise ApplicationError(f"{name}:1: missing column(s) {', '.join(missing)}; expected "
+                               f"{','.join(MANUAL_PRICE_COLUMNS)}", code="invalid")
+    reader.fieldnames = header
+    now = timezone.now()
+    errors: list[str] = []
+    prices: list[ManualPrice] = []
+    first_line: dict[tuple[str, dt.datetime], int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue
+        if None in row:
+            errors.append(f"{name}:{line}: {len(header) + len(row[None])} fields, expected {len(header)}")
+            continue
+        try:
+            price = manual_price_build(asset=row.get("asset"), price=row.get("price"),
+                                       observed_at=row.get("observed_at"), now=now)
+        except ApplicationError as exc:
+            errors.append(f"{name}:{line}: {exc.message}")
+            continue
+        key = (price.asset, price.observed_at)
+        if key in first_line:
+            errors.append(f"{name}:{line}: {price.asset} at {price.observed_at.isoformat()} repeats line "
+                          f"{first_line[key]}")
+            continue
+        first_line[key] = line
+        prices.append(price)
+    if errors:
+        raise ApplicationError(f"{len(errors)} bad row(s), nothing stored: " + " | ".join(errors[:20]),
+                               code="invalid", extra={"errors": errors})
+    if not prices:
+        raise ApplicationError(f"{name}: no prices in the file", code="invalid")
+    return prices
+
+
+@dataclass
+class ManualPricesResult:
+    created: list[PricePoint] = field(default_factory=list)
+    unchanged: int = 0  # the same manual price at the same moment was already stored
+
+
+def manual_prices_record(*, actor: Actor, prices: list[ManualPrice], reason: str,
+                         source_name: str = "") -> ManualPricesResult:
+    """Store validated manual prices (source `manual`), all or nothing, with one audit event. A price
+    already stored for the asset at that moment is left as it is when equal, and refused when it
+    differs (a correction is a new moment, never a rewrite of a price reports may have used)."""
+    reason = reason_required(reason, "record a manual price")
+    result = ManualPricesResult()
+    with transaction.atomic():
+        existing = {}
+        for asset in sorted({p.asset for p in prices}):
+            times = [p.observed_at for p in prices if p.asset == asset]
+            for start in range(0, len(times), 500):
+                existing |= {(asset, when): price for when, price in PricePoint.objects.filter(
+                    asset=asset, quote="USD", source=PricePoint.Source.MANUAL,
+                    observed_at__in=times[start:start + 500]).values_list("observed_at", "price")}
+        conflicts = [f"{p.asset} at {p.observed_at.isoformat()} already has the manual price "
+                     f"{existing[(p.asset, p.observed_at)]}" for p in prices
+                     if (p.asset, p.observed_at) in existing and existing[(p.asset, p.observed_at)] != p.price]
+        if conflicts:
+            raise ApplicationError(f"{len(conflicts)} price(s) conflict, nothing stored: " + " | ".join(conflicts[:20]),
+                                   code="conflict", extra={"errors": conflicts})
+        new = [PricePoint(asset=p.asset, quote="USD", price=p.price, observed_at=p.observed_at,
+                          source=PricePoint.Source.MANUAL) for p in prices if (p.asset, p.observed_at) not in existing]
+        result.unchanged = len(prices) - len(new)
+        result.created = PricePoint.objects.bulk_create(new, batch_size=1000)
+        if new:
+            audit_event_record(
+                actor=actor, action="reporting.manual_prices_recorded", target_type="price",
+                target_id=",".join(sorted({p.asset for p in new}))[:128], reason=reason,
+                after={"source": source_name or "command line", "count": len(new),
+                       "prices": [{"asset": p.asset, "price": p.price, "observed_at": p.observed_at} for p in new]},
+            )
+    return result
+
+
 def prices_refresh(*, clients: Iterable[Any] | None = None) -> dict[str, str]:
     """Ask venue clients for the USD price of every non-cash asset in any ledger. Returns
     asset -> price or the error; a failure is recorded as such, never as a zero price."""
@@ -392,6 +523,34 @@ def prices_refresh(*, clients: Iterable[Any] | None = None) -> dict[str, str]:
 def _venue_clients() -> list[Any]:
     """One public market data reader per venue in use (brokers.market_data)."""
     return venue_price_readers()
+
+
+# --- tax years ------------------------------------------------------------------------------
+def tax_year_close(*, actor: Actor, account: Account, year: int, method: str, reason: str = "",
+                   today: dt.date | None = None) -> TaxYearClose:
+    """Store the account's tax report for a finished year and lot method as filed (audited). From
+    then on `tax_report` shows these figures, whatever later ledger entries or prices would change."""
+    method = method_check(method)
+    today = today or timezone.now().date()
+    if year >= today.year:
+        raise ApplicationError(f"{year} has not ended yet: only a past year can be closed", code="invalid")
+    actor_label = actor if isinstance(actor, str) else getattr(actor, "username", "") or "unknown"
+    with transaction.atomic():
+        found = tax_year_close_get(account=account, year=year, method=method)
+        if found is not None:
+            raise ApplicationError(f"{account.user_id}'s {year} ({method.upper()}) was already closed on "
+                                   f"{found.closed_at:%Y-%m-%d} by {found.closed_by}", code="duplicate")
+        report = tax_report_compute(account=account, year=year, method=method)
+        closed = TaxYearClose.objects.create(account=account, year=year, method=method,
+                                             report=tax_report_filed_data(report), closed_at=timezone.now(),
+                                             closed_by=actor_label, reason=(reason or "").strip())
+        audit_event_record(
+            actor=actor, action="reporting.tax_year_closed", target_type="account", target_id=account.user_id,
+            reason=closed.reason or f"tax year {year} closed",
+            after={"year": year, "method": method, "disposals": len(report["disposals"]),
+                   "prices": len(report["prices"]), "totals_by_term": report["totals_by_term"]},
+        )
+    return closed
 
 
 # --- daily NAV ------------------------------------------------------------------------------
