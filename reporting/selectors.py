@@ -15,7 +15,7 @@ from django.db.models import Count, Max, QuerySet, Sum
 
 from copytrading.selectors import entry_stop_prices
 from core.assets import USD_EQUIVALENTS, asset_canonical, asset_code, symbol_base
-from core.decimals import format_decimal, to_jsonable
+from core.decimals import format_decimal, format_money, to_jsonable
 from core.errors import ApplicationError
 
 from .lots import (
@@ -266,6 +266,14 @@ def tax_report_differences(*, filed: dict, recomputed: dict) -> list[dict]:
     return out
 
 
+def _difference_text(difference: dict) -> str:
+    def shown(value: object) -> str:
+        return format_money(value) if isinstance(value, Decimal) else str(value)
+
+    detail = f" ({difference['detail']})" if difference.get("detail") else ""
+    return f"{difference['what']} {shown(difference['filed'])} -> {shown(difference['recomputed'])}{detail}"
+
+
 def tax_year_close_get(*, account: Account, year: int, method: str) -> TaxYearClose | None:
     return TaxYearClose.objects.filter(account=account, year=year, method=method).first()
 
@@ -286,7 +294,7 @@ def tax_report(*, account: Account, year: int, method: str = "fifo") -> dict:
     differences = tax_report_differences(filed=filed, recomputed=recomputed)
     warnings = []
     if differences:
-        listed = "; ".join(f"{d['what']} {d['filed']} -> {d['recomputed']}" for d in differences)
+        listed = "; ".join(_difference_text(d) for d in differences)
         warnings.append(f"{year} ({method.upper()}) was closed on {closed.closed_at:%Y-%m-%d} and these are the "
                         f"figures as filed; recomputed today they would differ: {listed}")
     return {**filed, "closed": {"closed_at": closed.closed_at, "closed_by": closed.closed_by,
