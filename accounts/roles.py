@@ -15,6 +15,8 @@ OPERATOR_PERMISSIONS = [
     "accounts.change_apitoken",
     "copytrading.change_engine_mode",
     "compliance.add_communication",
+    "compliance.change_communication",  # follow-ups only (the admin keeps everything else read-only)
+    "compliance.change_notificationpreference",
     "reporting.add_ledgerentry",
     "reporting.change_reconciliationbreak",
     "brokers.add_brokercredential",

@@ -1,11 +1,14 @@
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from core.heartbeats import AUDIT_CHAIN_VERIFY, heartbeat_record
+from core.locks import task_lock
 
 from .selectors import audit_chain_verify
-from .services import communication_send
+from .services import communication_send, communications_send_due
 
 logger = logging.getLogger("nija.audit")
 
@@ -22,3 +25,17 @@ def audit_chain_verify_task() -> dict:
 @shared_task(name="compliance.tasks.communication_send_task")
 def communication_send_task(communication_id: int) -> None:
     communication_send(communication_id=communication_id)
+
+
+@shared_task(name="compliance.tasks.communications_send_due_task", soft_time_limit=240, time_limit=300)
+def communications_send_due_task() -> dict:
+    """Every minute: failed e-mails whose next attempt is due, and queued ones whose task was lost.
+    One run at a time; a bounded batch (the rest wait for the next run)."""
+    with task_lock("communications-send-due", ttl_seconds=330) as taken:
+        if not taken:
+            return {"skipped": "another run is sending"}
+        try:
+            return communications_send_due(limit=settings.NIJA_MAIL_SWEEP_BATCH_SIZE)
+        except SoftTimeLimitExceeded:
+            logger.warning("communications_send_due_task stopped at its soft time limit; the rest wait")
+            return {"stopped": "soft_time_limit"}

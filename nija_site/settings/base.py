@@ -311,6 +311,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reporting-copy-fills-import": {
         "task": "reporting.tasks.ledger_copy_fills_import_task", "schedule": crontab(minute="*/5"),
     },
+    # E-mails whose send failed (retry with backoff) or whose queued task was lost.
+    "compliance-send-due-communications": {
+        "task": "compliance.tasks.communications_send_due_task", "schedule": 60.0, "options": {"expires": 55},
+    },
     # The books against the venues, once a day after the night's balance audits (issue 10 §2).
     "reporting-reconcile-books": {
         "task": "reporting.tasks.books_reconcile_task", "schedule": crontab(minute=45, hour=0),
@@ -324,6 +328,18 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="NIJA back office <backoffice@localhost>")
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # seconds; a hung mail server fails the attempt
+# Notifications (compliance.services.notification_queue): staff messages go to these addresses; a failed
+# send is tried again after NIJA_MAIL_RETRY_BASE_SECONDS, doubling each time (capped at
+# NIJA_MAIL_RETRY_MAX_SECONDS), NIJA_MAIL_MAX_ATTEMPTS attempts in all; a message queued longer than
+# NIJA_MAIL_QUEUED_SWEEP_SECONDS (its task was lost) is sent by the beat sweep.
+NIJA_STAFF_ALERT_EMAILS = env.list("NIJA_STAFF_ALERT_EMAILS", default=[])
+NIJA_MAIL_MAX_ATTEMPTS = env.int("NIJA_MAIL_MAX_ATTEMPTS", default=5)
+NIJA_MAIL_RETRY_BASE_SECONDS = env.int("NIJA_MAIL_RETRY_BASE_SECONDS", default=60)
+NIJA_MAIL_RETRY_MAX_SECONDS = env.int("NIJA_MAIL_RETRY_MAX_SECONDS", default=3600)
+NIJA_MAIL_QUEUED_SWEEP_SECONDS = env.int("NIJA_MAIL_QUEUED_SWEEP_SECONDS", default=300)
+NIJA_MAIL_SWEEP_BATCH_SIZE = env.int("NIJA_MAIL_SWEEP_BATCH_SIZE", default=100)
 
 # --- NIJA ---------------------------------------------------------------------------------
 NIJA_REQUIRE_SERVICES = env.bool("NIJA_REQUIRE_SERVICES", default=False)
