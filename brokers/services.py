@@ -26,7 +26,10 @@ from core.errors import ApplicationError
 
 from . import crypto
 from .clients.base import AssetBalance, BrokerError, PermissionReport
+from .clients.locks import credential_lock
+from .clients.registry import async_client_for, async_clients_close, client_build
 from .models import Alert, BalanceSnapshot, BrokerCredential
+from .selectors import account_totals_latest_ok, credentials_stale
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -55,9 +58,6 @@ def _hint(api_key: str) -> str:
 def _verify(*, venue: str, api_key: str, api_secret: str, passphrase: str, paper: bool,
             credential_id: int | None) -> PermissionReport:
     """Fetch balances (proves the key works) and ask the venue what the key may do."""
-    from .clients.locks import credential_lock
-    from .clients.registry import client_build
-
     client = client_build(venue=venue, api_key=api_key, api_secret=api_secret, passphrase=passphrase, paper=paper,
                           credential_id=credential_id)
     try:
@@ -335,8 +335,6 @@ def credential_verify(*, actor: Actor, credential: BrokerCredential) -> str:
     credential_add would have. Returns '' when it is now ACTIVE, else why it is not: a key the
     venue refuses stays UNVERIFIED (tried again next audit); a key that can withdraw, not accepted
     with a reason when it was added, is DISABLED. Every outcome but a failed call is audited."""
-    from .clients.locks import credential_lock
-
     secrets = crypto.credential_secrets(credential)
     try:
         with credential_lock(credential.pk):
@@ -499,8 +497,6 @@ class _PriceBook:
 
 async def _fetch_all(credentials: list[BrokerCredential], concurrency: int, timeout: float,
                      progress: Callable[[int, int], None] | None) -> list[CredentialFetch]:
-    from .clients.registry import async_client_for, async_clients_close
-
     semaphore = asyncio.Semaphore(max(1, concurrency))
     book = _PriceBook()
     done = 0
@@ -591,8 +587,6 @@ def balance_audit_run(
     and raise BALANCE_LOW / BALANCE_DROP alerts. A failed fetch is stored as failed with its error.
     UNVERIFIED keys are verified first (credential_verify); one that fails is stored as a failed
     fetch with the reason and is not used."""
-    from .selectors import account_totals_latest_ok
-
     started = timezone.now()
 
     def covered(status: str):
@@ -670,8 +664,6 @@ def balance_audit_run(
 def balances_fresh_ensure(*, account_ids: list[int] | None = None, max_age_seconds: int | None = None) -> bool:
     """Run an audit for the accounts whose latest fetch is older than the cache TTL
     (NIJA_BALANCE_CACHE_TTL). Returns whether an audit ran."""
-    from .selectors import credentials_stale
-
     ttl = settings.NIJA_BALANCE_CACHE_TTL if max_age_seconds is None else max_age_seconds
     stale = credentials_stale(max_age_seconds=ttl, account_ids=account_ids)
     if not stale:

@@ -12,6 +12,9 @@ import weakref
 from decimal import Decimal
 from typing import Any
 
+from brokers.crypto import credential_secrets
+
+from .alpaca import AlpacaClient, AsyncAlpacaClient
 from .base import (
     AssetBalance,
     AsyncBrokerClient,
@@ -23,7 +26,9 @@ from .base import (
     PermissionReport,
     Trade,
 )
+from .ccxt_client import AsyncCcxtClient, CcxtClient
 from .locks import async_credential_lock, credential_lock
+from .paper import AsyncPaperClient, PaperClient, PaperPublicClient
 
 _sync_cache: dict[int, tuple[str, BrokerClient]] = {}
 _async_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -124,25 +129,17 @@ def client_build(*, venue: str, api_key: str, api_secret: str, passphrase: str =
     """A bare venue client (no lock, no cache): used to verify a key before it is stored."""
     venue = venue.lower()
     if venue == "paper":
-        from .paper import AsyncPaperClient, PaperClient
-
         if credential_id is None:
             raise ValueError("a PAPER client needs a stored credential")
         return AsyncPaperClient(credential_id) if asynchronous else PaperClient(credential_id)
     if venue == "alpaca":
-        from .alpaca import AlpacaClient, AsyncAlpacaClient
-
         cls = AsyncAlpacaClient if asynchronous else AlpacaClient
         return cls(api_key=api_key, api_secret=api_secret, paper=paper)
-    from .ccxt_client import AsyncCcxtClient, CcxtClient
-
     cls = AsyncCcxtClient if asynchronous else CcxtClient
     return cls(exchange_id=venue, api_key=api_key, api_secret=api_secret, passphrase=passphrase, sandbox=paper)
 
 
 def _build(credential, *, asynchronous: bool) -> Any:
-    from brokers.crypto import credential_secrets
-
     if credential.venue == "paper":
         return client_build(venue="paper", api_key="", api_secret="", credential_id=credential.pk,
                             asynchronous=asynchronous)
@@ -194,11 +191,7 @@ def public_client_for(venue: str, *, sandbox: bool = False) -> PublicClient | No
 
 def _public_build(venue: str, *, sandbox: bool) -> Any:
     if venue == "paper":
-        from .paper import PaperPublicClient
-
         return PaperPublicClient()
-    from .ccxt_client import CcxtClient
-
     client = CcxtClient(exchange_id=venue, api_key="", api_secret="", sandbox=sandbox)
     client.markets_refresh = True  # long-lived: reload when the cached markets expire
     return client

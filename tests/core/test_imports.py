@@ -200,19 +200,6 @@ FUNCTION_LEVEL_IMPORTS = {
 }
 # Not moved yet (issue 9 §3, app by app): this list only shrinks.
 FUNCTION_LEVEL_IMPORTS_PENDING = {
-    ("brokers/apps.py", "ready", "brokers.checks"),
-    ("brokers/clients/registry.py", "client_build", "brokers.clients.paper"),
-    ("brokers/clients/registry.py", "client_build", "brokers.clients.alpaca"),
-    ("brokers/clients/registry.py", "client_build", "brokers.clients.ccxt_client"),
-    ("brokers/clients/registry.py", "_build", "brokers.crypto"),
-    ("brokers/clients/registry.py", "_public_build", "brokers.clients.paper"),
-    ("brokers/clients/registry.py", "_public_build", "brokers.clients.ccxt_client"),
-    ("brokers/services.py", "_verify", "brokers.clients.locks"),
-    ("brokers/services.py", "_verify", "brokers.clients.registry"),
-    ("brokers/services.py", "credential_verify", "brokers.clients.locks"),
-    ("brokers/services.py", "_fetch_all", "brokers.clients.registry"),
-    ("brokers/services.py", "balance_audit_run", "brokers.selectors"),
-    ("brokers/services.py", "balances_fresh_ensure", "brokers.selectors"),
     ("copytrading/demo.py", "demo_copytrading_seed", "brokers.paper_venue"),
     ("copytrading/execution.py", "order_request_for", "brokers.clients.base"),
     ("copytrading/execution.py", "_send_one", "brokers.clients.base"),
