@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -51,6 +52,7 @@ from reporting.selectors import (
     transaction_row,
     transactions_export,
 )
+from security.services import login_unlock_on_password_reset
 
 from .charts import line_chart
 from .forms import PortalPasswordResetForm
@@ -147,6 +149,11 @@ class PortalPasswordResetConfirmView(PortalSetPasswordView):
         return ("This link is no longer valid: it was already used, replaced by a newer one, or it expired. "
                 "Ask for a new one below.")
 
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        login_unlock_on_password_reset(user=form.user)  # the mailbox's holder could reset it anyway
+        return response
+
 
 class PortalPasswordResetView(PortalLayoutMixin, auth_views.PasswordResetView):
     template_name = "portal/password_reset.html"
@@ -194,14 +201,40 @@ def portal_bad_request(request: HttpRequest, *, account, text: str) -> HttpRespo
     return response
 
 
-@require_GET  # read-only pages: a POST is refused, not rendered
-@login_required(login_url=LOGIN_URL)
-def portal_home(request: HttpRequest) -> HttpResponse:
-    account = portal_account(request)
-    range_key = request.GET.get("range") or DEFAULT_RANGE
+def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A read-only page of the account the request may read: GET only (a POST is refused, not
+    rendered), signed in, and `view(request, account)`; a query parameter it cannot parse
+    (ApplicationError from the parsing helpers) is a clear 400 page, nothing is changed."""
+
+    @require_GET
+    @login_required(login_url=LOGIN_URL)
+    @wraps(view)
+    def page(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        account = portal_account(request)
+        try:
+            return view(request, account, *args, **kwargs)
+        except ApplicationError as exc:
+            return portal_bad_request(request, account=account, text=exc.message)
+
+    return page
+
+
+def range_parse(value: str | None) -> str:
+    range_key = value or DEFAULT_RANGE
     if range_key not in OVERVIEW_RANGES:
-        return portal_bad_request(request, account=account,
-                                  text=f"range must be one of {', '.join(OVERVIEW_RANGES)}.")
+        raise ApplicationError(f"range must be one of {', '.join(OVERVIEW_RANGES)}.", code="invalid")
+    return range_key
+
+
+def tax_query_parse(request: HttpRequest, *, today, default_year: int | None = None) -> tuple[int, str]:
+    """?year= (default `default_year`) and ?method= (default fifo) of a tax page or its CSV."""
+    year = year_parse(request.GET.get("year") or None, default=default_year, today=today)
+    return year, method_check(request.GET.get("method") or "fifo")
+
+
+@portal_page
+def portal_home(request: HttpRequest, account) -> HttpResponse:
+    range_key = range_parse(request.GET.get("range"))
     overview = account_overview(account=account)
     context: dict = {"overview": overview, "range_key": range_key, "ranges": OVERVIEW_RANGES.items(),
                      "staff_view": request.GET.get("user_id", "")}
@@ -228,10 +261,8 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     return portal_render(request, "portal/home.html", account=account, context=context)
 
 
-@require_GET
-@login_required(login_url=LOGIN_URL)
-def portal_positions(request: HttpRequest) -> HttpResponse:
-    account = portal_account(request)
+@portal_page
+def portal_positions(request: HttpRequest, account) -> HttpResponse:
     overview = account_overview(account=account)
     positions = [
         {"asset": p["asset"], "quantity": format_decimal(p["quantity"]), "avg_cost": format_money(p["avg_cost"]),
@@ -275,10 +306,8 @@ def trade_filters(request: HttpRequest) -> dict:
 def portal_list(template: str, rows: Callable[[Any], Any]):
     """A page that lists `rows(account)` (a queryset, newest first), paginated."""
 
-    @require_GET
-    @login_required(login_url=LOGIN_URL)
-    def view(request: HttpRequest) -> HttpResponse:
-        account = portal_account(request)
+    @portal_page
+    def view(request: HttpRequest, account) -> HttpResponse:
         page = paginate(request, rows(account))
         return portal_render(request, template, account=account, context={
             "page": page, "query": query_without_page(request)})
@@ -292,14 +321,9 @@ portal_reports = portal_list("portal/reports.html",
                              lambda account: reports_of_account(account=account, periods=REPORT_PERIODS))
 
 
-@require_GET
-@login_required(login_url=LOGIN_URL)
-def portal_trades(request: HttpRequest) -> HttpResponse:
-    account = portal_account(request)
-    try:
-        filters = trade_filters(request)
-    except ApplicationError as exc:
-        return portal_bad_request(request, account=account, text=str(exc))
+@portal_page
+def portal_trades(request: HttpRequest, account) -> HttpResponse:
+    filters = trade_filters(request)
     page = paginate(request, ledger_entries_filtered(account=account, **filters))
     rows = []
     for entry in page.object_list:
@@ -313,23 +337,13 @@ def portal_trades(request: HttpRequest) -> HttpResponse:
         "query": query_without_page(request)})
 
 
-@require_GET
-@login_required(login_url=LOGIN_URL)
-def portal_trades_csv(request: HttpRequest) -> HttpResponse:
-    account = portal_account(request)
-    try:
-        filters = trade_filters(request)
-    except ApplicationError as exc:
-        return portal_bad_request(request, account=account, text=str(exc))
-    data = transactions_export(account=account, **filters)
+@portal_page
+def portal_trades_csv(request: HttpRequest, account) -> HttpResponse:
+    data = transactions_export(account=account, **trade_filters(request))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{account.user_id}-transactions.csv"'
     transactions_csv_write(response, data)
     return response
-
-
-
-
 
 
 @require_GET
@@ -347,16 +361,10 @@ def portal_report(request: HttpRequest, report_id: int) -> HttpResponse:
     return response
 
 
-@require_GET
-@login_required(login_url=LOGIN_URL)
-def portal_statements(request: HttpRequest) -> HttpResponse:
-    account = portal_account(request)
+@portal_page
+def portal_statements(request: HttpRequest, account) -> HttpResponse:
     today = timezone.now().date()
-    try:
-        year = year_parse(request.GET.get("year") or None, default=today.year, today=today)
-        method = method_check(request.GET.get("method") or "fifo")
-    except ApplicationError as exc:
-        return portal_bad_request(request, account=account, text=str(exc))
+    year, method = tax_query_parse(request, today=today, default_year=today.year)
     page = paginate(request, reports_of_account(account=account, periods=FEE_STATEMENT_PERIODS))
     schedule = fee_schedule_of(account=account)
     tax = tax_report(account=account, year=year, method=method)
@@ -370,16 +378,9 @@ def portal_statements(request: HttpRequest) -> HttpResponse:
         "methods": METHODS, "tax": tax, "tax_totals": totals})
 
 
-@require_GET
-@login_required(login_url=LOGIN_URL)
-def portal_tax_csv(request: HttpRequest) -> HttpResponse:
-    account = portal_account(request)
-    today = timezone.now().date()
-    try:
-        year = year_parse(request.GET.get("year") or None, today=today)
-        method = method_check(request.GET.get("method") or "fifo")
-    except ApplicationError as exc:
-        return portal_bad_request(request, account=account, text=str(exc))
+@portal_page
+def portal_tax_csv(request: HttpRequest, account) -> HttpResponse:
+    year, method = tax_query_parse(request, today=timezone.now().date())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{account.user_id}-tax-{year}-{method}.csv"'
     tax_csv_write(response, tax_report(account=account, year=year, method=method))

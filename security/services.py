@@ -40,6 +40,14 @@ def login_unlock(*, actor: Actor, username: str, reason: str) -> int:
     return failures
 
 
+def login_unlock_on_password_reset(*, user) -> int:
+    """A new password set through an e-mailed reset link also clears a lockout of that login
+    (audited, the user as actor): whoever holds the mailbox could reset it anyway. Returns how many
+    failed sign-ins were cleared (0: nothing was locked or counted, nothing written)."""
+    username = user.get_username()
+    if not login_failures(username=username):
+        return 0
+    return login_unlock(actor=user, username=username, reason="password reset by e-mail")
 
 
 # --- two-factor sign-in (django-otp) --------------------------------------------------------------

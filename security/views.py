@@ -8,8 +8,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
 
-from .selectors import login_failures
-from .services import login_unlock
+from .services import login_unlock_on_password_reset
 
 
 class PasswordResetRequest(auth_views.PasswordResetView):
@@ -36,9 +35,7 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        username = form.user.get_username()
-        if login_failures(username=username):
-            login_unlock(actor=form.user, username=username, reason="password reset by e-mail")
+        login_unlock_on_password_reset(user=form.user)
         return response
 
 

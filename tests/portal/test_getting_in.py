@@ -160,6 +160,35 @@ def test_password_reset_by_email_goes_through_the_log(client, make_account, invi
     assert b"no longer valid" in client.get(path, follow=True).content
 
 
+def test_a_portal_password_reset_clears_a_lockout_and_audits_it(client, make_account, invite, settings,
+                                                                 django_capture_on_commit_callbacks):
+    account = make_account("daivon_frazier")
+    _set_password(client, invite("daivon_frazier"))
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/portal/login/", {"username": "daivon_frazier", "password": "wrong"})
+    locked = client.post("/portal/login/", {"username": "daivon_frazier", "password": PASSWORD})
+    assert locked.status_code == 429 and "_auth_user_id" not in client.session
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/portal/password/reset/", {"email": account.email})
+    assert _set_password(client, LINK.search(mail.outbox[-1].body).group(1), "brand new passphrase 9")
+    event = AuditEvent.objects.get(action="login.unlock")
+    assert (event.actor, event.target_id, event.reason) == ("daivon_frazier", "daivon_frazier",
+                                                            "password reset by e-mail")
+    assert event.before["locked"] is True and event.after == {"failures": 0, "locked": False}
+    signed_in = client.post("/portal/login/", {"username": "daivon_frazier", "password": "brand new passphrase 9"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/portal/"
+
+
+def test_a_portal_password_reset_without_failures_writes_no_unlock(client, make_account, invite,
+                                                                   django_capture_on_commit_callbacks):
+    account = make_account("daivon_frazier")
+    _set_password(client, invite("daivon_frazier"))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/portal/password/reset/", {"email": account.email})
+    _set_password(client, LINK.search(mail.outbox[-1].body).group(1), "brand new passphrase 9")
+    assert not AuditEvent.objects.filter(action="login.unlock").exists()
+
+
 def test_password_change_needs_the_current_password(client, make_account, invite):
     make_account("daivon_frazier")
     _set_password(client, invite("daivon_frazier"))
