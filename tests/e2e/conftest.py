@@ -1,9 +1,14 @@
 import os
+import secrets
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.db import connections
 
+from brokers.paper_venue import paper_fund
+from brokers.services import credential_add
 from tests.conftest import _missing
 
 
@@ -35,18 +40,42 @@ def browser_page(monkeypatch):
             connections.close_all()
 
 
-def admin_login(page, base_url: str, username: str, password: str) -> None:
-    """Sign in on the admin login page as a person does."""
-    page.goto(f"{base_url}/admin/login/")
+def sign_in(page, login_url: str, username: str, password: str) -> None:
+    """Sign in on a login page (the admin's or the portal's) as a person does."""
+    page.goto(login_url)
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     with page.expect_navigation():
-        page.click("input[type=submit]")
+        page.click("[type=submit]")
+
+
+def admin_login(page, base_url: str, username: str, password: str) -> None:
+    sign_in(page, f"{base_url}/admin/login/", username, password)
+
+
+def staff_member(username: str, password: str, *, group: str) -> User:
+    """A staff login in one of the staff groups (viewer, operator, ...)."""
+    user = User.objects.create_user(username, password=password, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def paper_funded(account, usd: str):
+    """A PAPER credential for `account` holding `usd` dollars."""
+    credential = credential_add(actor="test", account=account, venue="paper", label="default",
+                                api_key=f"paper-{secrets.token_hex(8)}", api_secret=secrets.token_hex(16))
+    paper_fund(credential=credential, asset="USD", amount=Decimal(usd))
+    return credential
+
+
+def assert_no_overflow(page) -> None:
+    """The page as it is now scrolls only vertically: no horizontal overflow."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{page.url} overflows a {page.viewport_size['width']} px screen by {overflow}px"
 
 
 def assert_fits_phone(page) -> None:
     """At 375 px the page scrolls only vertically: no horizontal overflow."""
     page.set_viewport_size({"width": 375, "height": 740})
     page.reload()
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"page overflows a 375 px screen by {overflow}px"
+    assert_no_overflow(page)

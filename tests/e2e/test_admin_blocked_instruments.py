@@ -2,9 +2,10 @@
 risk profile stores it normalised (XRP-USD is XRP/USD)."""
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from accounts.models import RiskProfile
+
+from .conftest import admin_login, staff_member
 
 pytestmark = pytest.mark.browser
 
@@ -12,16 +13,11 @@ pytestmark = pytest.mark.browser
 def test_operator_blocks_an_instrument_on_a_phone_width_screen(transactional_db, live_server, browser_page,
                                                                 make_account):
     account = make_account("daivon_frazier", full_name="Daivon Frazier")
-    user = User.objects.create_user("olivia", password="browser-test-pw-1", is_staff=True)
-    user.groups.add(Group.objects.get(name="operator"))
+    staff_member("olivia", "browser-test-pw-1", group="operator")
 
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "olivia")
-    page.fill("#id_password", "browser-test-pw-1")
-    with page.expect_navigation():
-        page.click("input[type=submit]")
+    admin_login(page, live_server.url, "olivia", "browser-test-pw-1")
     page.goto(f"{live_server.url}/admin/accounts/account/{account.pk}/change/")
     field = page.locator("#id_risk_profile-0-blocked_instruments")
     assert field.is_visible()

@@ -2,10 +2,11 @@
 with a reason, and see the audit event."""
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from accounts.models import Account
 from compliance.models import AuditEvent
+
+from .conftest import admin_login, staff_member
 
 pytestmark = pytest.mark.browser
 
@@ -14,15 +15,10 @@ def test_operator_disables_trading_with_a_reason_in_the_browser(transactional_db
                                                                  make_account):
     make_account("daivon_frazier", full_name="Daivon Frazier")
     make_account("tania_gilbert", full_name="Tania Gilbert")
-    user = User.objects.create_user("olivia", password="browser-test-pw-1", is_staff=True)
-    user.groups.add(Group.objects.get(name="operator"))
+    staff_member("olivia", "browser-test-pw-1", group="operator")
 
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "olivia")
-    page.fill("#id_password", "browser-test-pw-1")
-    with page.expect_navigation():
-        page.click("input[type=submit]")
+    admin_login(page, live_server.url, "olivia", "browser-test-pw-1")
     page.goto(f"{live_server.url}/admin/accounts/account/")
     page.fill("#searchbar", "daivon")
     with page.expect_navigation():

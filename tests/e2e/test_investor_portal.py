@@ -21,6 +21,8 @@ from core.decimals import format_money
 from reporting.reports import pct, signed_money
 from reporting.services import ledger_import_csv, price_point_record, report_generate
 
+from .conftest import sign_in
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "a long browser passphrase 5"
@@ -71,10 +73,8 @@ def test_investor_invitation_to_downloads_and_nothing_of_anyone_else(transaction
     assert "Your password is set" in page.content()
     with page.expect_navigation():
         page.click("main a[href='/portal/login/']")
-    page.fill("#id_username", "daivon_frazier")
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    assert page.url == base + "/portal/login/"
+    sign_in(page, page.url, "daivon_frazier", PASSWORD)
     assert page.url == base + "/portal/"
 
     # The overview's figures are the command's (all of the ledger is in this month).

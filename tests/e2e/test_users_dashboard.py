@@ -1,38 +1,26 @@
 """A viewer opens the /users dashboard from the admin index in a real browser, filters it, sees an
 unavailable venue as unavailable (never $0), opens an account, and the page fits a phone."""
 
-import secrets
-from decimal import Decimal
-
 import pytest
-from django.contrib.auth.models import Group, User
 
-from brokers.paper_venue import paper_behaviour_set, paper_fund
-from brokers.services import balance_audit_run, credential_add
+from brokers.paper_venue import paper_behaviour_set
+from brokers.services import balance_audit_run
 
-from .conftest import admin_login, assert_fits_phone
+from .conftest import admin_login, assert_fits_phone, paper_funded, staff_member
 
 pytestmark = pytest.mark.browser
-
-
-def _funded(account, usd: str):
-    credential = credential_add(actor="test", account=account, venue="paper", label="default",
-                                api_key=f"paper-{secrets.token_hex(8)}", api_secret=secrets.token_hex(16))
-    paper_fund(credential=credential, asset="USD", amount=Decimal(usd))
-    return credential
 
 
 @pytest.fixture
 def book(transactional_db, make_account):
     """Set up before the browser starts (the balance audit runs its own event loop)."""
-    _funded(make_account("daivon_frazier", full_name="Daivon Frazier", account_type="investor"), "4200")
-    failing = _funded(make_account("tania_gilbert", full_name="Tania Gilbert", account_type="investor"), "900")
-    _funded(make_account("rita_retail", full_name="Rita Retail"), "300")
+    paper_funded(make_account("daivon_frazier", full_name="Daivon Frazier", account_type="investor"), "4200")
+    failing = paper_funded(make_account("tania_gilbert", full_name="Tania Gilbert", account_type="investor"), "900")
+    paper_funded(make_account("rita_retail", full_name="Rita Retail"), "300")
     balance_audit_run()
     paper_behaviour_set(credential=failing, fault="rate_limited", fault_count=5)
     balance_audit_run()
-    user = User.objects.create_user("vera", password="browser-test-pw-3", is_staff=True)
-    user.groups.add(Group.objects.get(name="viewer"))
+    staff_member("vera", "browser-test-pw-3", group="viewer")
 
 
 def test_viewer_reads_the_users_dashboard_on_desktop_and_phone(book, live_server, browser_page):
