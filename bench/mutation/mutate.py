@@ -34,7 +34,8 @@ EQUIVALENTS = Path(__file__).with_name("equivalent.txt")
 TARGETS: dict[str, tuple[str, ...]] = {
     "reporting/lots.py": ("tests/reporting/test_lots.py", "tests/reporting/test_lots_pinned.py",
                           "tests/reporting/test_lots_properties.py", "tests/reporting/test_performance.py",
-                          "tests/reporting/test_performance_pinned.py"),
+                          "tests/reporting/test_performance_pinned.py", "tests/reporting/test_lot_defects.py",
+                          "tests/reporting/test_lots_pinned_prices.py"),
     "copytrading/sizing.py": ("tests/copytrading/test_sizing.py", "tests/copytrading/test_sizing_pinned.py"),
     "reporting/performance.py": ("tests/reporting/test_performance.py", "tests/reporting/test_performance_pinned.py"),
     "accounts/risk.py": ("tests/accounts/test_risk_values.py", "tests/accounts/test_risk_profile.py"),

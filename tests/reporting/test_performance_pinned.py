@@ -452,3 +452,18 @@ def test_drawdown_before_a_positive_peak_is_zero():
 def test_cagr_with_navs_under_one():
     assert cagr(0.5, 0.605, 730) == pytest.approx(0.1, rel=1e-12)
     assert cagr(1.0, 0.81, 730) == pytest.approx(-0.1, rel=1e-12)
+
+
+def test_each_flow_of_a_day_is_kept_at_its_own_time_with_the_value_before_it():
+    # Issue 10 §1.2/1.3 (the performance fee moves its high-water mark flow by flow): 1,000 USD in at 01:00,
+    # 5 BTC bought for 500 at 02:00, BTC 120 from 03:00, 200 USD out at 04:00 (value before: 500 + 5 x 120 =
+    # 1,100), 300 USD in at 05:00 (value before: 300 + 600 = 900). Netting them would lose all of that.
+    prices = PriceBook()
+    prices.add("BTC", when(0, 0), D("100"))
+    prices.add("BTC", when(0, 3), D("120"))
+    rows = [row(1, when(0, 1), "deposit", "USD", "1000"), row(2, when(0, 2), "trade", "BTC", "5", "USD", "-500"),
+            row(3, when(0, 4), "withdrawal", "USD", "-200"), row(4, when(0, 5), "deposit", "USD", "300")]
+    [d] = nav_series(rows, prices, end_day=day(0))
+    assert [tuple(f) for f in d.flows] == [(when(0, 1), D("1000"), D("0")), (when(0, 4), D("-200"), D("1100")),
+                                           (when(0, 5), D("300"), D("900"))]
+    assert d.net_flow == D("1100") and d.deposits == D("1300")
