@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import escape as html_escape
@@ -541,9 +541,14 @@ def tax_year_close(*, actor: Actor, account: Account, year: int, method: str, re
             raise ApplicationError(f"{account.user_id}'s {year} ({method.upper()}) was already closed on "
                                    f"{found.closed_at:%Y-%m-%d} by {found.closed_by}", code="duplicate")
         report = tax_report_compute(account=account, year=year, method=method)
-        closed = TaxYearClose.objects.create(account=account, year=year, method=method,
-                                             report=tax_report_filed_data(report), closed_at=timezone.now(),
-                                             closed_by=actor_label, reason=(reason or "").strip())
+        try:
+            with transaction.atomic():  # two closes at once: the database's unique key lets one through
+                closed = TaxYearClose.objects.create(account=account, year=year, method=method,
+                                                     report=tax_report_filed_data(report), closed_at=timezone.now(),
+                                                     closed_by=actor_label, reason=(reason or "").strip())
+        except IntegrityError:
+            raise ApplicationError(f"{account.user_id}'s {year} ({method.upper()}) was closed meanwhile",
+                                   code="duplicate") from None
         audit_event_record(
             actor=actor, action="reporting.tax_year_closed", target_type="account", target_id=account.user_id,
             reason=closed.reason or f"tax year {year} closed",
