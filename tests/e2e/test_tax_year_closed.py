@@ -18,7 +18,7 @@ from reporting.services import (
     tax_year_close,
 )
 
-from .conftest import assert_fits_phone
+from .conftest import assert_fits_phone, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -44,11 +44,7 @@ def test_the_statements_page_shows_a_closed_years_filed_figures(transactional_db
                     observed_at=dt.datetime(2024, 2, 29, tzinfo=dt.UTC))])
 
     page, base = browser_page, live_server.url
-    page.goto(base + "/portal/login/")
-    page.fill("#id_username", "alice_filed")
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    sign_in(page, base + "/portal/login/", "alice_filed", PASSWORD)
     page.goto(base + "/portal/statements/?year=2024&method=fifo")
     text = page.locator("main").inner_text()
     assert "these are the figures as filed" in text
