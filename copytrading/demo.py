@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from accounts.selectors import account_find
+from brokers.paper_venue import paper_price_get
 from core.decimals import format_decimal
 
 from .models import EngineMode, MasterSignal
@@ -22,8 +23,6 @@ def demo_copytrading_seed() -> bool:
         return False
     if engine_mode_get() != EngineMode.Mode.OBSERVE:
         return False
-    from brokers.paper_venue import paper_price_get
-
     tania = account_find(user_id="tania_gilbert")
     if tania is not None:
         copy_settings_update(actor=DEMO_ACTOR, account=tania, reason="demo: fixed 500 USD per entry",

@@ -31,6 +31,17 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from accounts.selectors import account_ids_trading
+from brokers.clients.base import (
+    BrokerAmbiguousError,
+    BrokerAuthenticationError,
+    BrokerError,
+    BrokerInsufficientFundsError,
+    BrokerInvalidOrderError,
+    BrokerPermissionError,
+    OrderRequest,
+)
+from brokers.clients.locks import credential_locks_hold
+from brokers.clients.registry import async_client_for, async_clients_close, client_for
 from brokers.selectors import credentials_by_id
 from core.db import rows_compare_and_set, rows_update
 from core.enqueue import task_enqueue
@@ -132,8 +143,6 @@ def status_from_result(result) -> str:
 
 
 def order_request_for(order: CopyOrder):
-    from brokers.clients.base import OrderRequest
-
     if order.order_type == "ioc" and order.guard_price:
         return OrderRequest(symbol=order.symbol, side=order.side, order_type="ioc", amount=order.quantity,
                             client_order_id=order.client_order_id, limit_price=order.guard_price)
@@ -163,15 +172,6 @@ class _Caller:
 async def _send_one(order: CopyOrder, caller: _Caller, *, lookup_first: bool, hold: str = "") -> Outcome:
     """Send one order with retries; never a second create without a lookup after an ambiguous error.
     `hold` (why sending is no longer allowed) turns it into a lookup only."""
-    from brokers.clients.base import (
-        BrokerAmbiguousError,
-        BrokerAuthenticationError,
-        BrokerError,
-        BrokerInsufficientFundsError,
-        BrokerInvalidOrderError,
-        BrokerPermissionError,
-    )
-
     request = order_request_for(order)
     must_look_up = lookup_first
     attempts = 0
@@ -215,8 +215,6 @@ async def _send_one(order: CopyOrder, caller: _Caller, *, lookup_first: bool, ho
 
 def _caller_for(credential) -> _Caller:
     """Called inside the running loop: async clients belong to the loop that made them."""
-    from brokers.clients.registry import async_client_for, client_for
-
     if credential.venue in THREADED_VENUES:
         return _Caller(client_for(credential), threaded=True)
     return _Caller(async_client_for(credential), threaded=False)
@@ -224,9 +222,6 @@ def _caller_for(credential) -> _Caller:
 
 async def _send_all(orders: list[CopyOrder], credentials: dict[int, Any], lookup: set[int],
                     limit: int, holds: dict[int, str] | None = None) -> list[Outcome]:
-    from brokers.clients.locks import credential_locks_hold
-    from brokers.clients.registry import async_clients_close
-
     gate = asyncio.Semaphore(limit)
     callers = {pk: _caller_for(cred) for pk, cred in credentials.items()}
 
@@ -260,9 +255,6 @@ async def orders_venue_calls(orders: list[CopyOrder], credentials: dict[int, Any
     for the block, threaded (alpaca-py) clients take theirs per call. Returns each order's result
     (an exception raised by `call` is returned as the result) and the ids of the orders not done
     within `time_budget` seconds (cancelled, nothing of theirs is returned)."""
-    from brokers.clients.locks import credential_locks_hold
-    from brokers.clients.registry import async_clients_close
-
     gate = asyncio.Semaphore(limit)
     callers = {pk: _caller_for(cred) for pk, cred in credentials.items()}
 

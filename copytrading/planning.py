@@ -21,12 +21,16 @@ from django.utils import timezone
 
 from accounts.choices import AccountStatus
 from accounts.selectors import account_master, accounts_by_id, accounts_copy_followers
+from accounts.services import account_suspend
 from brokers.clients.base import BrokerError
 from brokers.market_data import venue_markets, venue_price
 from brokers.selectors import credential_rows_active
+from brokers.services import alert_raise
+from compliance.services import audit_event_record
 from core.db import rows_insert
 from core.decimals import format_decimal
 
+from .execution import copy_orders_enqueue
 from .models import CopyOrder, EngineMode, MasterSignal, SkipReason
 from .selectors import BalanceFacts, balances_for_accounts, engine_mode_get, signals_received_before
 from .sizing import CopyPlan, FollowerFacts, MarketFacts, RiskLimits, SignalFacts, copy_plan_compute
@@ -223,8 +227,6 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
         live_ids = list(CopyOrder.objects.filter(signal_id=signal.pk, status=CopyOrder.Status.PLANNED)
                         .order_by("id").values_list("id", flat=True))
         if mode == EngineMode.Mode.LIVE and live_ids:
-            from .execution import copy_orders_enqueue
-
             copy_orders_enqueue(signal_id=signal.pk, order_ids=live_ids)
     signal.refresh_from_db()
     if mode == EngineMode.Mode.LIVE and not live_ids:
@@ -283,10 +285,6 @@ def copy_orders_insert(orders: list[PlannedOrder]) -> None:
 def daily_loss_breaches_handle(*, orders: list[PlannedOrder], accounts: dict[int, Account]) -> None:
     """DESIGN.md §6: a breach blocks entries (the skip), raises an alert, and suspends the account
     when its profile says so; each first breach and each suspension is audited."""
-    from accounts.services import account_suspend
-    from brokers.services import alert_raise
-    from compliance.services import audit_event_record
-
     for order in orders:
         account = accounts[order.account_id]
         with transaction.atomic():

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from brokers.clients.base import BrokerError
+from brokers.clients.registry import client_for
 from brokers.selectors import credentials_by_id, credentials_master_active
 from core.errors import ApplicationError
 
@@ -31,6 +33,7 @@ from .execution import (
 from .models import CopyFill, CopyOrder, MasterFillCursor, MasterSignal
 from .planning import signals_plan_pending
 from .selectors import orders_needing_reconcile
+from .services import signal_receive
 
 logger = logging.getLogger("nija.copytrading")
 
@@ -137,8 +140,6 @@ def copy_orders_reconcile(*, now: dt.datetime | None = None, limit: int = 500, a
     status and claim token it was read with, so a worker that moved the row meanwhile wins.
     `max_concurrency=1` is the sequential baseline of the benchmark. Orders whose calls are not
     done within `time_budget` seconds are left as they are and the next batch starts at them."""
-    from brokers.clients.base import BrokerError
-
     now = now or timezone.now()
     report = ReconcileReport()
     # Signals whose planning never finished (a crash between intake and the plan's commit).
@@ -229,11 +230,6 @@ def master_fills_poll(*, now: dt.datetime | None = None) -> dict:
     """Turn the master's new fills into signals (source "poll"), one signal per master order seen
     in a poll. The first poll only sets the cursor: history is not replayed into copies. A master
     order already received by webhook (same venue and master_order_id) is not signalled twice."""
-    from brokers.clients.base import BrokerError
-    from brokers.clients.registry import client_for
-
-    from .services import signal_receive
-
     now = now or timezone.now()
     result = {"credentials": 0, "signals": 0, "errors": []}
     creds = credentials_master_active()

@@ -191,6 +191,7 @@ def test_live_sends_one_order_per_follower_and_records_latency(world, live, rece
 def test_a_chunk_takes_its_credentials_locks_together_and_one_paper_batch(world, live, receive, monkeypatch):
     from brokers import paper_venue
     from brokers.clients import locks
+    from copytrading import execution
 
     world.account("nija_master", master=True, USD="50000")
     credentials = {world.account(name, USD="5000")[1].pk for name in ("ann", "bob", "cid")}
@@ -206,7 +207,7 @@ def test_a_chunk_takes_its_credentials_locks_together_and_one_paper_batch(world,
         batches.append(len(calls))
         return create(calls)
 
-    monkeypatch.setattr(locks, "credential_locks_hold", hold_spy)
+    monkeypatch.setattr(execution, "credential_locks_hold", hold_spy)  # where the fan-out calls it
     monkeypatch.setattr(paper_venue, "paper_orders_create", create_spy)
     receive()
     assert held_blocks == [credentials]  # one block for the chunk, every credential in it
@@ -292,7 +293,7 @@ def _planned_signal(world, receive, n=2):
     engine_mode_set(actor="test", mode="live", reason="t", confirm_live=True)
     from unittest import mock
 
-    with mock.patch("copytrading.execution.copy_orders_enqueue"):
+    with mock.patch("copytrading.planning.copy_orders_enqueue"):
         signal, _ = receive()
     return signal
 
