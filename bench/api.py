@@ -17,29 +17,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-TMP = tempfile.mkdtemp(prefix="nija-bench-api-")
-os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP}/bench.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nija_site.settings.local")
-os.environ.setdefault("NIJA_LOG_LEVEL", "WARNING")
-if not os.environ.get("NIJA_CREDENTIAL_KEYS"):
-    from cryptography.fernet import Fernet
+from harness import django_setup, record_append  # bench/harness.py, before any project import
 
-    os.environ["NIJA_CREDENTIAL_KEYS"] = Fernet.generate_key().decode()
-
-import django  # noqa: E402
-
-django.setup()
+django_setup("api")
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
@@ -162,15 +147,9 @@ def main() -> None:
     for line in lines:
         print(line)
     if args.record:
-        with open(args.record, "a") as handle:
-            handle.write(
-                f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n\n"
-                f"Machine: {os.cpu_count()} cores (shared with other jobs; load average "
-                f"{os.getloadavg()[0]:.1f}), Python {platform.python_version()}, {platform.system()} "
-                f"{platform.machine()}; {database}; `bench/api.py --accounts {args.accounts} "
-                f"--baseline-accounts {args.baseline_accounts} --runs {args.runs}` (Django test client, in process)\n\n"
-                + "".join(f"- {line}\n" for line in lines)
-            )
+        record_append(args.record, lines=lines, details=(
+            f"{database}; `bench/api.py --accounts {args.accounts} --baseline-accounts {args.baseline_accounts} "
+            f"--runs {args.runs}` (Django test client, in process)"))
 
 
 if __name__ == "__main__":

@@ -15,31 +15,15 @@ Runs on a throw-away SQLite database (or $BENCH_DATABASE_URL), never the demo da
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import resource
 import sys
-import tempfile
 import time
 import tracemalloc
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-TMP = tempfile.mkdtemp(prefix="nija-bench-balance-")
-os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP}/bench.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nija_site.settings.local")
-os.environ.setdefault("NIJA_LOG_LEVEL", "WARNING")
-if not os.environ.get("NIJA_CREDENTIAL_KEYS"):
-    from cryptography.fernet import Fernet
+from harness import django_setup, record_append  # bench/harness.py, before any project import
 
-    os.environ["NIJA_CREDENTIAL_KEYS"] = Fernet.generate_key().decode()
-
-import django  # noqa: E402
-
-django.setup()
+django_setup("balance")
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -139,18 +123,11 @@ def main() -> None:
     for line in lines:
         print(line)
     if args.record:
-        cpus = os.cpu_count()
-        with open(args.record, "a") as handle:
-            handle.write(
-                f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n\n"
-                f"Machine: {cpus} cores (shared with other jobs), Python {platform.python_version()}, "
-                f"{platform.system()} {platform.machine()}; {settings.DATABASES['default']['ENGINE'].split('.')[-1]}, "
-                f"{'Redis' if settings.REDIS_URL else 'file'} locks; "
-                f"`bench/balance_audit.py --accounts {args.accounts} --latency-ms {args.latency_ms} "
-                f"--concurrency {args.concurrency}"
-                + (f" --baseline-accounts {args.baseline_accounts}" if args.baseline_accounts else "") + "`\n\n"
-                + "".join(f"- {line}\n" for line in lines)
-            )
+        record_append(args.record, lines=lines, details=(
+            f"{settings.DATABASES['default']['ENGINE'].split('.')[-1]}, {'Redis' if settings.REDIS_URL else 'file'} "
+            f"locks; `bench/balance_audit.py --accounts {args.accounts} --latency-ms {args.latency_ms} "
+            f"--concurrency {args.concurrency}"
+            + (f" --baseline-accounts {args.baseline_accounts}" if args.baseline_accounts else "") + "`"))
 
 
 if __name__ == "__main__":

@@ -16,22 +16,12 @@ import os
 import platform
 import random
 import resource
-import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-TMP = tempfile.mkdtemp(prefix="nija-bench-ledger-")
-os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP}/bench.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nija_site.settings.local")
-os.environ.setdefault("NIJA_LOG_LEVEL", "WARNING")
+from harness import django_setup  # bench/harness.py, before any project import
 
-import django  # noqa: E402
-
-django.setup()
+django_setup("ledger")
 
 ASSETS = {"BTC": Decimal("50000"), "ETH": Decimal("3000"), "SOL": Decimal("150"), "XRP": Decimal("0.6")}
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

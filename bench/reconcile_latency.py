@@ -25,28 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import platform
-import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-TMP = tempfile.mkdtemp(prefix="nija-bench-reconcile-")
-os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP}/bench.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nija_site.settings.local")
-os.environ.setdefault("NIJA_LOG_LEVEL", "WARNING")
-if not os.environ.get("NIJA_CREDENTIAL_KEYS"):
-    from cryptography.fernet import Fernet
+from harness import django_setup, record_append  # bench/harness.py, before any project import
 
-    os.environ["NIJA_CREDENTIAL_KEYS"] = Fernet.generate_key().decode()  # a throw-away key for throw-away data
-
-import django  # noqa: E402
-
-django.setup()
+django_setup("reconcile")
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -188,14 +172,10 @@ def main() -> None:
     for line in lines[2:]:
         print(line)
     if args.record:
-        with open(args.record, "a") as handle:
-            handle.write(
-                f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n\n"
-                f"Machine: {os.cpu_count()} cores (shared with other jobs), Python {platform.python_version()}, "
-                f"{platform.system()} {platform.machine()}; {db}, {'Redis' if settings.REDIS_URL else 'file'} locks; "
-                f"`bench/reconcile_latency.py --orders {args.orders} --latency-ms {args.latency_ms} "
-                f"--per-credential {args.per_credential}{' --stub-venue' if args.stub_venue else ''}`\n\n"
-                + "".join(f"- {line}\n" for line in lines))
+        record_append(args.record, lines=lines, details=(
+            f"{db}, {'Redis' if settings.REDIS_URL else 'file'} locks; `bench/reconcile_latency.py --orders "
+            f"{args.orders} --latency-ms {args.latency_ms} --per-credential {args.per_credential}"
+            f"{' --stub-venue' if args.stub_venue else ''}`"))
 
 
 if __name__ == "__main__":
