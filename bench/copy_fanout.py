@@ -8,7 +8,8 @@ fanned out by it (prefork, 2 processes, Redis broker) in chunks of NIJA_COPY_CHU
 --chunk), concurrently within a chunk. --webhook-samples signals per size, one after another, each
 once the previous one's orders are all final. Reported:
   - the webhook's answer time p50 / p95 (request in -> 202 out) per size,
-  - signal received -> first order claimed (queue wait, planning in the worker, chunk queued),
+  - signal received -> first order claimed (queue wait, planning in the worker, chunk queued), and
+    the queue wait alone (signal received -> a worker starts planning it),
   - wall time from signal received to every order acknowledged (median and worst of the samples),
   - p50 / p99 per order (claim -> ack) and signal -> ack,
   - peak RSS of the bench process and of each worker process,
@@ -292,6 +293,8 @@ def _sample(sig: MasterSignal, n: int) -> dict:
     run = measure(sig, n, planned_s=float("nan"))
     claims = list(CopyOrder.objects.filter(signal=sig).exclude(claimed_at=None).values_list("claimed_at", flat=True))
     run["first_claim_s"] = (min(claims) - sig.received_at).total_seconds() if claims else float("nan")
+    sig.refresh_from_db()
+    run["queue_wait_s"] = (sig.planned_at - sig.received_at).total_seconds() if sig.planned_at else float("nan")
     return run
 
 
@@ -301,11 +304,13 @@ def run_webhook(n: int, samples: int, inline_samples: int) -> dict:
     worked before issue 11: the same-run baseline); each sent once the previous one is final."""
     followers_enable(n)
     answers, runs, inline = [], [], []
+    step = max(1, samples // inline_samples) if inline_samples else 0
     for i in range(samples):
         sig, answer_ms = signal_webhook_send()
         answers.append(answer_ms)
         runs.append(_sample(sig, n))
-        if i < inline_samples:
+        # Spread over the whole size's run, so a load that changes meanwhile weighs on both paths alike.
+        if step and i % step == 0 and len(inline) < inline_samples:
             inline.append(_sample(signal_submit(), n))
     walls = [r["wall_s"] for r in runs]
     inline_walls = [r["wall_s"] for r in inline]
@@ -314,6 +319,7 @@ def run_webhook(n: int, samples: int, inline_samples: int) -> dict:
         **last, "samples": samples, "answer_p50_ms": pct(answers, 0.5), "answer_p95_ms": pct(answers, 0.95),
         "answer_max_ms": max(answers), "wall_p50_s": pct(walls, 0.5), "wall_max_s": max(walls),
         "first_claim_p50_s": pct([r["first_claim_s"] for r in runs], 0.5),
+        "queue_wait_p50_ms": pct([r["queue_wait_s"] * 1000 for r in runs], 0.5),
         "inline_samples": len(inline), "inline_wall_p50_s": pct(inline_walls, 0.5),
         "inline_wall_max_s": max(inline_walls, default=float("nan")),
         "inline_first_claim_p50_s": pct([r["first_claim_s"] for r in inline], 0.5),
@@ -411,7 +417,8 @@ def main() -> None:
                 print(f"  {n:>5} followers, {r['samples']} signals through the webhook: answer p50 "
                       f"{r['answer_p50_ms']:.1f} ms p95 {r['answer_p95_ms']:.1f} ms (max {r['answer_max_ms']:.1f}); "
                       f"signal->last ack p50 {r['wall_p50_s']:.3f} s, worst {r['wall_max_s']:.3f} s; signal->first "
-                      f"claim p50 {r['first_claim_p50_s']:.3f} s; same run, {r['inline_samples']} signals planned "
+                      f"claim p50 {r['first_claim_p50_s']:.3f} s (of which waiting for a worker to start planning "
+                      f"{r['queue_wait_p50_ms']:.0f} ms); same run, {r['inline_samples']} signals planned "
                       f"in the caller (before issue 11): signal->last ack p50 {r['inline_wall_p50_s']:.3f} s, worst "
                       f"{r['inline_wall_max_s']:.3f} s, signal->first claim p50 {r['inline_first_claim_p50_s']:.3f} s; "
                       f"last webhook signal: per order p50 {r['p50_ms']:.0f} ms "
