@@ -364,7 +364,7 @@ def run_sequential(n: int) -> dict:
     from unittest import mock
 
     started = time.monotonic()
-    with mock.patch("copytrading.execution.copy_orders_enqueue"):
+    with mock.patch("copytrading.planning.copy_orders_enqueue"):  # patched where planning uses it
         sig = signal_submit()
     planned_s = time.monotonic() - started
     ids = list(CopyOrder.objects.filter(signal=sig, status="PLANNED").order_by("id").values_list("id", flat=True))
@@ -380,13 +380,13 @@ def main() -> None:
     if ARGS.stub_venue:
         from unittest import mock
 
-        from copytrading import execution
+        from copytrading import execution, planning
 
         stub = StubVenue()
         STUB.append(stub)
         mock.patch.object(execution, "_caller_for", lambda cred: execution._Caller(stub, threaded=False)).start()
         # Keep the planned orders out of the queue: this process sends them.
-        mock.patch.object(execution, "copy_orders_enqueue", lambda **kw: 0).start()
+        mock.patch.object(planning, "copy_orders_enqueue", lambda **kw: 0).start()
     db = connection.vendor
     if executor == "celery":
         how = f"Celery prefork worker, {ARGS.workers} processes"
