@@ -53,6 +53,7 @@ from reporting.selectors import (
     transactions_export,
 )
 from security.services import login_unlock_on_password_reset
+from security.views import PasswordResetRateLimited
 
 from .charts import line_chart
 from .forms import PortalPasswordResetForm
@@ -155,7 +156,7 @@ class PortalPasswordResetConfirmView(PortalSetPasswordView):
         return response
 
 
-class PortalPasswordResetView(PortalLayoutMixin, auth_views.PasswordResetView):
+class PortalPasswordResetView(PortalLayoutMixin, PasswordResetRateLimited, auth_views.PasswordResetView):
     template_name = "portal/password_reset.html"
     form_class = PortalPasswordResetForm
     success_url = reverse_lazy("portal-password-reset-sent")

@@ -1,5 +1,6 @@
 """Password reset by e-mail for staff and investors: Django's views with the project's templates.
-Setting a new password through the e-mailed link also unlocks a sign-in locked after failed
+Requests are rate limited per client address and per e-mail address. Setting a new password through
+the e-mailed link also unlocks a sign-in locked after failed
 attempts (audited, the user as actor): whoever holds the mailbox could reset it anyway."""
 
 from __future__ import annotations
@@ -9,9 +10,24 @@ from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
 
 from .services import login_unlock_on_password_reset
+from .throttles import password_reset_refusal
 
 
-class PasswordResetRequest(auth_views.PasswordResetView):
+class PasswordResetRateLimited:
+    """A reset request over the rate (per client address, per e-mail address) sends nothing and shows
+    the form again, HTTP 429, saying why and when to try again. Staff's and the portal's reset views."""
+
+    def form_valid(self, form):
+        refusal = password_reset_refusal(request=self.request, email=form.cleaned_data["email"])
+        if refusal:
+            form.add_error(None, refusal)
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().form_valid(form)
+
+
+class PasswordResetRequest(PasswordResetRateLimited, auth_views.PasswordResetView):
     template_name = "registration/password_reset_form.html"
     email_template_name = "email/password_reset.txt"
     subject_template_name = "email/password_reset_subject.txt"

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "security.middleware.StaffSessionIdleMiddleware",
+    "security.middleware.StaffSecondFactorMiddleware",  # no page outside /admin/ without the second factor
+    "security.middleware.RefusedAnonymousThrottleMiddleware",  # refused anonymous API calls, per address
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -177,7 +179,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # A token first: a caller without credentials then gets 401 with WWW-Authenticate: Bearer.
         "accounts.api.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # The browser's session; a staff session without its second factor is refused (security app).
+        "security.authentication.StaffVerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -190,6 +193,11 @@ REST_FRAMEWORK = {
         "user": env("NIJA_THROTTLE_USER", default="600/min"),
         "address": env("NIJA_THROTTLE_ADDRESS", default="1200/min"),
         "signal_source": env("NIJA_THROTTLE_SIGNAL_SOURCE", default="120/min"),
+        # Refused calls without a valid identity (no credentials, a wrong token), per address.
+        "refused_anonymous": env("NIJA_THROTTLE_REFUSED", default="30/min"),
+        # Password-reset requests (staff and portal), per client address and per e-mail address.
+        "password_reset_address": env("NIJA_PASSWORD_RESET_RATE_ADDRESS", default="10/hour"),
+        "password_reset_email": env("NIJA_PASSWORD_RESET_RATE_EMAIL", default="3/hour"),
     },
 }
 # The schema maps every endpoint and parameter: signed-in users only.

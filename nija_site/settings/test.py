@@ -31,4 +31,5 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 # each other's requests); rates high enough that only the throttle tests, which set their own, meet them.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {  # noqa: F405
-    "user": "100000/min", "address": "100000/min", "signal_source": "100000/min"}}
+    "user": "100000/min", "address": "100000/min", "signal_source": "100000/min", "refused_anonymous": "100000/min",
+    "password_reset_address": "100000/min", "password_reset_email": "100000/min"}}
