@@ -7,7 +7,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from .roles import staff_groups_ensure
+        from .roles import staff_groups_ensure  # imports auth's models: only once apps are loaded
 
         # Permissions exist only after migrate has run, so groups are kept in step there.
         post_migrate.connect(staff_groups_ensure, dispatch_uid="accounts.staff_groups_ensure")

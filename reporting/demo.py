@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.demo import demo_accounts_seed
 from accounts.selectors import accounts_by_user_id
 from brokers.demo import DEMO_FUNDS, demo_brokers_seed
+from brokers.paper_venue import paper_price_get
 from copytrading.demo import demo_copytrading_seed
 
 from .lots import ZERO
@@ -48,10 +49,8 @@ PLANS = {
 def _end_prices() -> dict[str, Decimal]:
     """End the history at the PAPER venue's current prices, so ledger and venue agree."""
     try:
-        from brokers.paper_venue import paper_price_get
-
         return {asset: paper_price_get(symbol=f"{asset}/USD") for asset in ASSETS}
-    except Exception:  # noqa: BLE001 - brokers not there: the defaults are the same figures
+    except Exception:  # noqa: BLE001 - PAPER has no price yet: the defaults are the same figures
         return dict(ASSETS)
 
 

@@ -24,8 +24,7 @@ from compliance.services import audit_event_record
 from copytrading.selectors import copy_fills_for_ledger
 from core.actors import Actor, reason_required
 from core.assets import USD_EQUIVALENTS, asset_canonical, asset_code
-from core.decimals import decimal_for_field, to_decimal
-from core.decimals import format_money as money_text
+from core.decimals import decimal_for_field, format_money, to_decimal, to_jsonable
 from core.errors import ApplicationError
 
 from .lots import ZERO
@@ -41,6 +40,7 @@ from .models import (
     TaxYearClose,
 )
 from .performance import day_end
+from .reports import report_data, report_html, report_text, report_window
 from .selectors import (
     LEDGER_CSV_COLUMNS,
     AccountBooks,
@@ -706,8 +706,6 @@ def fee_charges_post(*, account: Account, charges: Iterable[FeeCharge]) -> int:
 def report_store(*, account: Account, period: str, start: dt.date, end: dt.date, data: dict, html: str,
                  text: str) -> Report:
     """One stored report per (account, period, start); generating again replaces it."""
-    from core.decimals import to_jsonable
-
     payload = to_jsonable({k: v for k, v in data.items() if k != "journal"})
     if "journal" in data:  # built JSON-ready (100,000 rows would be walked again for nothing)
         payload["journal"] = data["journal"]
@@ -721,8 +719,6 @@ def report_store(*, account: Account, period: str, start: dt.date, end: dt.date,
 
 def report_generate(*, account: Account, period: str, day: dt.date, books: Any = None) -> Report:
     """Build, render and store one periodic report for the window of `period` that `day` falls in."""
-    from .reports import report_data, report_html, report_text, report_window
-
     start, end = report_window(period=period, day=day)
     data = report_data(account=account, period=period, day=day, books=books)
     return report_store(account=account, period=period, start=start, end=end, data=data, html=report_html(data),
@@ -761,8 +757,6 @@ def reports_generate(
 
 def fee_statement_generate(*, account: Account, start: dt.date, end: dt.date) -> Report:
     """Accrue fees through `end`, then store the statement as a Report (period fee_statement)."""
-    from core.decimals import format_money
-
     fees_accrue(account=account, through=end)
     data = fee_statement(account=account, start=start, end=end)
     lines = [
@@ -778,10 +772,8 @@ def fee_statement_generate(*, account: Account, start: dt.date, end: dt.date) ->
                      f"{format_money(c['gain_above_hwm'])} above HWM {format_money(c['hwm_before'])}")
     lines.append(f"Total: {format_money(data['total'])}")
     text = "\n".join(lines) + "\n"
-    from django.utils.html import escape
-
     html = ("<!doctype html><html><head><meta charset='utf-8'><title>Fee statement</title></head><body><pre>"
-            + escape(text) + "</pre></body></html>")
+            + html_escape(text) + "</pre></body></html>")
     return report_store(account=account, period=Report.Period.FEE_STATEMENT, start=start, end=end, data=data,
                         html=html, text=text)
 
@@ -970,10 +962,10 @@ def final_report_generate(*, account: Account, exit_day: dt.date) -> Report:
     lines = [
         f"Final report: {account.full_name} ({account.user_id})",
         f"From {start:%Y-%m-%d} (inception) to {exit_day:%Y-%m-%d} (exit)",
-        f"Total P&L: {money_text(data['total_pnl'])}" + ("" if metrics else " (no ledger entries)"),
-        f"Final NAV: {money_text(data['final_nav'])}",
-        f"Fees charged: {money_text(fees['total'])}"
-        + "".join(f"; {kind} {money_text(amount)}" for kind, amount in sorted(fees["by_kind"].items())),
+        f"Total P&L: {format_money(data['total_pnl'])}" + ("" if metrics else " (no ledger entries)"),
+        f"Final NAV: {format_money(data['final_nav'])}",
+        f"Fees charged: {format_money(fees['total'])}"
+        + "".join(f"; {kind} {format_money(amount)}" for kind, amount in sorted(fees["by_kind"].items())),
     ]
     if data["positions_left"]:
         lines.append("Positions kept: " + ", ".join(f"{p['quantity']} {p['asset']}" for p in data["positions_left"]))

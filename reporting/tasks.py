@@ -16,6 +16,13 @@ from brokers.selectors import audit_account_ids_batch
 from core.dates import day_parse
 
 from .selectors import fee_schedules_batch, ledger_account_ids_batch
+from .services import (
+    books_reconcile,
+    fees_accrue,
+    ledger_entries_from_copy_fills,
+    prices_refresh,
+    report_generate_with_nav,
+)
 
 logger = logging.getLogger("nija.reporting")
 
@@ -56,8 +63,6 @@ def report_generate_task(self, account_id: int, period: str, day_iso: str) -> in
     """One account's report. A transient database failure is retried (up to 2 more tries, 60 s
     then 120 s later); at the soft time limit it stops and logs why, storing nothing partial (the
     NAV refresh and the report are each written in one statement or transaction)."""
-    from .services import report_generate_with_nav
-
     account = account_by_id(account_id=account_id)
     day = _day(day_iso)
     try:
@@ -70,8 +75,6 @@ def report_generate_task(self, account_id: int, period: str, day_iso: str) -> in
 
 @shared_task
 def prices_refresh_task() -> dict:
-    from .services import prices_refresh
-
     result = prices_refresh()
     for asset, outcome in result.items():
         if outcome.startswith("error"):
@@ -84,8 +87,6 @@ def fees_accrue_task(through_iso: str | None = None, after_id: int = 0) -> int:
     """Accrue fees through `through_iso` (default yesterday) for NIJA_TASK_BATCH_SIZE accounts with a
     fee schedule after `after_id`, then queue itself for the rest. Accrual never stores a charge
     twice, so a batch delivered again changes nothing."""
-    from .services import fees_accrue
-
     through = _day(through_iso)
     size = batch_size()
     schedules = fee_schedules_batch(after_id=int(after_id), limit=size)
@@ -101,8 +102,6 @@ def fees_accrue_task(through_iso: str | None = None, after_id: int = 0) -> int:
 @shared_task
 def ledger_copy_fills_import_task() -> int:
     """Copy-order fills into the ledger (idempotent on the fill's trade id)."""
-    from .services import ledger_entries_from_copy_fills
-
     try:
         return ledger_entries_from_copy_fills(since=timezone.now() - dt.timedelta(days=2))
     except ImportError:  # the copy engine is not installed in this deployment
@@ -114,8 +113,6 @@ def books_reconcile_task(after_id: int = 0) -> dict:
     """Daily: the books of NIJA_TASK_BATCH_SIZE accounts with an active credential after `after_id`
     against their latest good balances, then queue itself for the rest. Running a batch again
     finds the same breaks (one row each), so a redelivery changes nothing but last_seen_at."""
-    from .services import books_reconcile
-
     size = batch_size()
     ids = audit_account_ids_batch(after_id=int(after_id), limit=size)
     result = books_reconcile(account_ids=ids)

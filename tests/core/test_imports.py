@@ -201,20 +201,6 @@ FUNCTION_LEVEL_IMPORTS = {
     ("security/apps.py", "ready", "security.services"):
         "services imports the models, which exist only once the app registry is loaded",
 }
-# Not moved yet (issue 9 §3, app by app): this list only shrinks.
-FUNCTION_LEVEL_IMPORTS_PENDING = {
-    ("reporting/demo.py", "_end_prices", "brokers.paper_venue"),
-    ("reporting/management/commands/import_venue_history.py", "handle", "brokers.clients.base"),
-    ("reporting/management/commands/import_venue_history.py", "handle", "brokers.clients.registry"),
-    ("reporting/services.py", "report_store", "core.decimals"),
-    ("reporting/services.py", "report_generate", "reporting.reports"),
-    ("reporting/services.py", "fee_statement_generate", "core.decimals"),
-    ("reporting/tasks.py", "report_generate_task", "reporting.services"),
-    ("reporting/tasks.py", "prices_refresh_task", "reporting.services"),
-    ("reporting/tasks.py", "fees_accrue_task", "reporting.services"),
-    ("reporting/tasks.py", "ledger_copy_fills_import_task", "reporting.services"),
-    ("reporting/tasks.py", "books_reconcile_task", "reporting.services"),
-}
 
 
 def function_level_imports(source: str, module: str, is_package: bool, roots: set[str]) -> list[tuple[int, str, str]]:
@@ -264,19 +250,17 @@ def _function_level_imports_found() -> dict[tuple[str, str, str], int]:
 
 
 def test_project_imports_sit_at_module_top():
-    allowed = set(FUNCTION_LEVEL_IMPORTS) | FUNCTION_LEVEL_IMPORTS_PENDING
     found = _function_level_imports_found()
     assert [f"{path}:{line} imports {imported} inside {function}(): move it to the module top (or, if it breaks "
             f"a cycle with Django's app loading, list it in FUNCTION_LEVEL_IMPORTS with the reason)"
-            for (path, function, imported), line in sorted(found.items()) if (path, function, imported) not in allowed
+            for (path, function, imported), line in sorted(found.items())
+            if (path, function, imported) not in FUNCTION_LEVEL_IMPORTS
             ] == []
 
 
 def test_the_function_level_import_allow_list_names_only_imports_that_exist():
     found = _function_level_imports_found()
     assert sorted(set(FUNCTION_LEVEL_IMPORTS) - set(found)) == []
-    assert sorted(FUNCTION_LEVEL_IMPORTS_PENDING - set(found)) == []
-    assert set(FUNCTION_LEVEL_IMPORTS).isdisjoint(FUNCTION_LEVEL_IMPORTS_PENDING)
 
 
 @pytest.mark.parametrize(("source", "module", "is_package", "expected"), [

@@ -1,6 +1,8 @@
 from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import account_get
+from brokers.clients.base import BrokerError
+from brokers.clients.registry import client_for
 from core.errors import ApplicationError
 from core.management.base import NijaCommand
 from reporting.services import ledger_entries_from_venue
@@ -15,9 +17,6 @@ class Command(NijaCommand):
         parser.add_argument("--symbol", default=None, help="e.g. BTC/USD (some venues need one)")
 
     def handle(self, *args, **opts):
-        from brokers.clients.base import BrokerError
-        from brokers.clients.registry import client_for
-
         account = account_get(user_id=opts["user_id"])
         since = parse_datetime(opts["since"]) if opts["since"] else None
         if opts["since"] and since is None:
