@@ -30,6 +30,7 @@ MONEY_KEYS = frozenset({
     "realized_pnl", "total_fees", "volume", "proceeds", "cost_basis", "cost", "fees", "gain", "market_value",
     "unrealized_pnl", "total_usd", "venue_fees_total", "total", "basis", "amount_usd", "gain_above_hwm",
     "hwm_before", "hwm_after", "avg_nav", "daily_loss_limit", "cash", "invested", "amount", "last_good",
+    "filed", "recomputed",  # a closed tax year's figure as filed and as recomputed (counts stay integers)
 })
 # Mappings whose values are all money (e.g. fees by kind).
 MONEY_MAP_KEYS = frozenset({"by_kind"})

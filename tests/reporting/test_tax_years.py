@@ -111,6 +111,10 @@ def test_a_closed_year_keeps_its_filed_figures_and_warns_what_would_differ(alice
 
     data = _json("tax_report", "alice", "--year", "2024", "--method", "hifo")
     assert data["closed"]["reason"] == "filed 2024 return" and data["warnings"] == [warning]
+    differences = {d["what"]: (d["filed"], d["recomputed"]) for d in data["differences"]}
+    # Money at the edge in cents (a SOL round trip of +1 USD was found later); counts stay counts.
+    assert differences["short-term gain"] == ("29930.00", "29931.00")
+    assert differences["short-term count"] == (2, 3)
     assert [d["proceeds"] for d in data["disposals"]] == ["40000.00", "70000.00"]
     err = io.StringIO()
     call_command("tax_report", "alice", "--year", "2024", "--method", "hifo", "--csv", stdout=io.StringIO(),
