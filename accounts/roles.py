@@ -24,6 +24,7 @@ OPERATOR_PERMISSIONS = [
     "brokers.change_alert",
     "axes.delete_accessattempt",  # unlock a locked sign-in (security.services.login_unlock)
     "operations.add_offboarding",
+    "operations.change_compliancefinding",  # acknowledge or resolve a compliance finding
 ]
 
 

@@ -170,3 +170,13 @@ def api_token_get(*, token_id: int) -> ApiToken:
     if token is None:
         raise ApplicationError(f"no API token with id {token_id}", code="not_found")
     return token
+
+
+def accounts_pending_since(*, before) -> QuerySet[Account]:
+    """Accounts still PENDING that were created before `before` (the daily compliance check)."""
+    return Account.objects.filter(status=Account.Status.PENDING, created_at__lt=before).order_by("created_at", "pk")
+
+
+def account_ids_with_status(*, status: str) -> list[int]:
+    """Ids of the accounts in `status` (an AccountStatus value), in id order."""
+    return list(Account.objects.filter(status=status).order_by("pk").values_list("pk", flat=True))

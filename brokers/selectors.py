@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.choices import AccountKind, AccountStatus
@@ -193,9 +194,10 @@ def credential_rows(*, account: Account) -> list[dict]:
     ]
 
 
-def credentials_stale(*, max_age_seconds: int, account_ids: list[int] | None = None) -> list[BrokerCredential]:
+def credentials_stale(*, max_age_seconds: int, account_ids: list[int] | None = None,
+                      now: dt.datetime | None = None) -> list[BrokerCredential]:
     """Active credentials whose latest fetch (good or failed) is older than max_age, or missing."""
-    cutoff = timezone.now() - dt.timedelta(seconds=max_age_seconds)
+    cutoff = (now or timezone.now()) - dt.timedelta(seconds=max_age_seconds)
     qs = BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
         account__status=AccountStatus.INACTIVE
     )
@@ -422,3 +424,58 @@ def balance_users_summary() -> dict:
             "unavailable": _unavailable_rows(b),
         } for b in users],
     }
+
+
+# Errors the balance audit stores for a key the venue refuses (brokers.services._error_text): the
+# credential itself is the problem, not the venue's availability.
+CREDENTIAL_ERROR_PREFIXES = ("AuthenticationError:", "PermissionError:")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def credential_failure_streaks(*, min_failures: int) -> list[dict]:
+    """Active credentials (account not INACTIVE) whose last `min_failures` or more balance fetches
+    all failed, none good since: {"credential_id", "account_id", "venue", "label", "failures",
+    "latest_error", "last_failed_at", "last_good_at", "credential_error"} in id order.
+    `credential_error` says the latest failure was the venue refusing the key."""
+    ok = BalanceSnapshot.Status.OK
+    failed = BalanceSnapshot.Status.FAILED
+    last_ok = (BalanceSnapshot.objects.filter(credential_id=OuterRef("pk"), status=ok).order_by()
+               .values("credential_id").annotate(m=Max("fetched_at")).values("m"))
+    failures = (BalanceSnapshot.objects.filter(credential_id=OuterRef("pk"), status=failed,
+                                               fetched_at__gt=OuterRef("last_ok_or_epoch"))
+                .order_by().values("credential_id").annotate(n=Count("id")).values("n"))
+    latest = BalanceSnapshot.objects.filter(credential_id=OuterRef("pk"), is_latest=True, status=failed)
+    rows = (BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE)
+            .exclude(account__status=AccountStatus.INACTIVE)
+            .annotate(last_good_at=Subquery(last_ok))
+            .annotate(last_ok_or_epoch=Coalesce(F("last_good_at"), Value(_EPOCH)))
+            .annotate(failures=Coalesce(Subquery(failures), Value(0)),
+                      latest_error=Subquery(latest.values("error")[:1]),
+                      last_failed_at=Subquery(latest.values("fetched_at")[:1]))
+            .filter(failures__gte=max(1, int(min_failures)), latest_error__isnull=False)
+            .order_by("pk")
+            .values("pk", "account_id", "venue", "label", "failures", "latest_error", "last_failed_at",
+                    "last_good_at"))
+    return [{"credential_id": r.pop("pk"), **r,
+             "credential_error": r["latest_error"].startswith(CREDENTIAL_ERROR_PREFIXES)} for r in rows]
+
+
+def credential_statuses_of(*, account_ids: list[int]) -> dict[int, list[str]]:
+    """account id -> the statuses of its credentials (every status), for these accounts."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for account_id, status in (BrokerCredential.objects.filter(account_id__in=account_ids)
+                               .order_by("account_id", "pk").values_list("account_id", "status")):
+        found[account_id].append(status)
+    return dict(found)
+
+
+def credentials_unerased_past(*, before: dt.datetime) -> list[dict]:
+    """Credentials of INACTIVE accounts whose secrets are still stored although they were archived
+    (or, never archived, the account left) before `before`: the retention has run out."""
+    rows = (BrokerCredential.objects.filter(account__status=AccountStatus.INACTIVE, secrets_erased_at__isnull=True)
+            .filter(Q(archived_at__lt=before) | Q(archived_at__isnull=True, account__exited_at__lt=before))
+            .order_by("pk").values("pk", "account_id", "venue", "label", "status", "archived_at",
+                                   "account__exited_at"))
+    return [{"credential_id": r["pk"], "account_id": r["account_id"], "venue": r["venue"], "label": r["label"],
+             "status": r["status"], "archived_at": r["archived_at"], "exited_at": r["account__exited_at"]}
+            for r in rows]

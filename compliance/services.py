@@ -19,9 +19,11 @@ from django.utils import timezone
 from core.actors import Actor
 from core.decimals import to_jsonable
 from core.enqueue import task_enqueue
+from core.heartbeats import AUDIT_CHAIN_VERIFY, heartbeat_record
 
 from .chain import audit_event_hash
 from .models import AuditChainHead, AuditEvent, Communication, NotificationPreference
+from .selectors import ChainVerification, audit_chain_verify
 
 logger = logging.getLogger("nija.audit")
 
@@ -313,3 +315,14 @@ def welcome_communication_record(*, actor: Actor, account) -> None:
     body = render_to_string("email/welcome.txt", {"account": account})
     communication_record(actor=actor, account=account, kind="welcome", channel="email",
                          subject="Welcome to NIJA", body=body)
+
+
+def audit_chain_verification_record() -> ChainVerification:
+    """Verify the chain and record the result (when, valid, where it broke) as its heartbeat: the
+    dashboard and the daily compliance check read the last verification from there, whether the
+    beat task or `verify_audit_chain` ran it."""
+    result = audit_chain_verify()
+    if not result.valid:
+        logger.error("AUDIT CHAIN BROKEN at event #%s: %s", result.first_broken_seq, result.problem)
+    heartbeat_record(name=AUDIT_CHAIN_VERIFY, detail=result.as_dict())
+    return result

@@ -264,3 +264,41 @@ def engine_mode_state() -> dict:
 
 def signal_latest() -> MasterSignal | None:
     return MasterSignal.objects.order_by("-received_at", "-id").first()
+
+
+def signals_with_copy_problems(*, since: dt.datetime, stuck_before: dt.datetime, limit: int = 200) -> list[dict]:
+    """Signals received since `since` with FAILED copy orders, or orders SUBMITTING since before
+    `stuck_before` (claimed, no answer recorded): {"signal_id", "symbol", "side", "received_at",
+    "failed", "stuck", "accounts" (up to 10 user ids)}, oldest first, at most `limit` signals."""
+    problem = Q(status=CopyOrder.Status.FAILED) | Q(status=CopyOrder.Status.SUBMITTING, claimed_at__lt=stuck_before)
+    counted = (CopyOrder.objects.filter(problem, signal__received_at__gte=since).order_by()
+               .values("signal_id")
+               .annotate(failed=Count("id", filter=Q(status=CopyOrder.Status.FAILED)),
+                         stuck=Count("id", filter=Q(status=CopyOrder.Status.SUBMITTING)))
+               .order_by("signal_id")[:limit])
+    by_signal = {row["signal_id"]: row for row in counted}
+    if not by_signal:
+        return []
+    accounts: dict[int, list[str]] = defaultdict(list)
+    for signal_id, user_id in (CopyOrder.objects.filter(problem, signal_id__in=list(by_signal))
+                               .order_by("signal_id", "account__user_id").values_list("signal_id", "account__user_id")):
+        if len(accounts[signal_id]) < 10:
+            accounts[signal_id].append(user_id)
+    signals = MasterSignal.objects.filter(pk__in=list(by_signal)).order_by("received_at", "pk")
+    return [{"signal_id": s.pk, "symbol": s.symbol, "side": s.side, "received_at": s.received_at,
+             "failed": by_signal[s.pk]["failed"], "stuck": by_signal[s.pk]["stuck"], "accounts": accounts[s.pk]}
+            for s in signals]
+
+
+def missed_copy_counts(*, since: dt.datetime, min_count: int = 1) -> dict[int, dict]:
+    """account id -> {"missed": n, "by_reason": {reason or status: n}} of the copies planned since
+    `since` that did not reach the account (MISSED_STATUSES), for accounts with at least `min_count`."""
+    rows = (CopyOrder.objects.filter(status__in=MISSED_STATUSES, created_at__gte=since).order_by()
+            .values("account_id", "status", "reason").annotate(n=Count("id")))
+    found: dict[int, dict] = {}
+    for row in rows:
+        entry = found.setdefault(row["account_id"], {"missed": 0, "by_reason": {}})
+        label = row["reason"] or row["status"].lower()
+        entry["missed"] += row["n"]
+        entry["by_reason"][label] = entry["by_reason"].get(label, 0) + row["n"]
+    return {k: v for k, v in sorted(found.items()) if v["missed"] >= min_count}

@@ -1,15 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts.selectors import accounts_offboardable
-from core.admin import account_page_section
+from core.admin import ReadOnlyModelAdmin, account_page_section
+from core.admin_actions import reason_action
 from core.errors import ApplicationError
 
-from .models import Offboarding
-from .selectors import offboarding_for
-from .services import offboarding_start
+from .models import ComplianceFinding, ComplianceRun, Offboarding
+from .selectors import findings_current_for, offboarding_for
+from .services import compliance_finding_acknowledge, compliance_finding_resolve, offboarding_start
 from .tasks import offboarding_advance_task
 
 
@@ -89,3 +91,55 @@ def offboarding_section(account) -> str:
         return format_html("{}", "not offboarding")
     return format_html("{} (reason: {}, started {} UTC by {})", offboarding.progress_text(), offboarding.reason,
                        f"{offboarding.started_at:%Y-%m-%d %H:%M}", offboarding.requested_by)
+
+
+@admin.register(ComplianceRun)
+class ComplianceRunAdmin(ReadOnlyModelAdmin):
+    """Written only by daily_user_check and its beat task."""
+
+    list_display = ("__str__", "kind", "finished_at", "findings_seen", "findings_new", "findings_resolved",
+                    "open_after", "failed_checks")
+    list_filter = ("kind",)
+    readonly_fields = ("kind", "started_at", "finished_at", "triggered_by", "findings_seen", "findings_new",
+                       "findings_resolved", "open_after", "counts", "summary", "failed_checks", "communication_ids")
+
+
+@admin.register(ComplianceFinding)
+class ComplianceFindingAdmin(ReadOnlyModelAdmin):
+    """Written by the compliance check; operators acknowledge (with a note) or resolve a finding,
+    both audited through operations.services."""
+
+    list_display = ("pk", "kind", "account", "summary", "status", "first_seen_at", "last_seen_at", "times_seen")
+    list_display_links = ("pk", "summary")
+    list_filter = ("status", "kind")
+    search_fields = ("account__user_id", "summary")
+    list_select_related = ("account",)
+    readonly_fields = ("key", "kind", "account", "summary", "facts", "status", "first_seen_at", "last_seen_at",
+                       "first_run", "last_run", "times_seen", "acknowledged_at", "acknowledged_by",
+                       "acknowledged_note", "resolved_at", "resolved_by", "resolution_note")
+    actions = [
+        reason_action(name="acknowledge_findings", description="Acknowledge (with a note)",
+                      service=compliance_finding_acknowledge, permission="triage",
+                      service_kwargs=lambda obj: {"finding": obj}),
+        reason_action(name="resolve_findings", description="Resolve (with a note)",
+                      service=compliance_finding_resolve, permission="triage",
+                      service_kwargs=lambda obj: {"finding": obj}),
+    ]
+
+    def has_triage_permission(self, request) -> bool:
+        return request.user.has_perm("operations.change_compliancefinding")
+
+
+@account_page_section("Compliance findings")
+def compliance_findings_section(account) -> str:
+    """The account's findings not resolved yet, or that there are none."""
+    findings = findings_current_for(account=account)
+    if not findings:
+        return format_html("{}", "No open compliance findings.")
+    rows = format_html_join(
+        "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        ((reverse("admin:operations_compliancefinding_change", args=[f.pk]), f.get_kind_display(), f.summary,
+          f.get_status_display(), f"{f.first_seen_at:%Y-%m-%d} to {f.last_seen_at:%Y-%m-%d}") for f in findings))
+    link = reverse("admin:operations_compliancefinding_changelist") + f"?q={account.user_id}"
+    return format_html('<table><tr><th>kind</th><th>found</th><th>status</th><th>seen</th></tr>{}</table>'
+                       '<a href="{}">{} finding(s) in the compliance findings list</a>', rows, link, len(findings))

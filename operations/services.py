@@ -12,6 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -20,7 +21,7 @@ from accounts.choices import AccountStatus
 from accounts.selectors import account_by_id
 from accounts.services import account_offboarding_finish, account_offboarding_start
 from brokers.services import credentials_archive
-from compliance.services import audit_event_record, communication_record
+from compliance.services import actor_name, audit_event_record, communication_record
 from copytrading.closing import (
     DONE_STATUSES,
     OPEN_STATUSES,
@@ -38,8 +39,9 @@ from core.errors import ApplicationError
 from core.locks import task_lock
 from reporting.services import final_report_generate
 
-from .models import Offboarding
-from .selectors import offboardings_unfinished
+from .checks import CHECKS, Found
+from .models import ComplianceFinding, ComplianceRun, Offboarding
+from .selectors import findings_current_of_kinds, offboardings_unfinished
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -318,3 +320,144 @@ def offboarding_summary_lines(offboarding: Offboarding) -> list[str]:
 def _money(value) -> str:
     """Stored summaries hold amounts as strings (JSON); shown to the cent, "n/a" when undefined."""
     return "n/a" if value is None else format_money(Decimal(str(value)))
+
+
+
+# --- the daily compliance check (issue #15 §3) ---------------------------------------------------
+COMPLIANCE_ACTOR = "system:compliance_check"
+# Longer than the task's hard time limit (operations.tasks), so a live run keeps the lock.
+COMPLIANCE_LOCK_TTL = 900
+
+
+def _finding_seen(*, run: ComplianceRun, found: Found, now: dt.datetime) -> bool:
+    """Record one condition: the current finding with its key moves on (facts, last seen, run),
+    or a new open finding is created. Returns whether it is new."""
+    current = (ComplianceFinding.objects.select_for_update()
+               .filter(key=found.key).exclude(status=ComplianceFinding.Status.RESOLVED).first())
+    if current is not None:
+        ComplianceFinding.objects.filter(pk=current.pk).update(
+            summary=found.summary, facts=found.facts, last_seen_at=now, last_run=run,
+            times_seen=current.times_seen + 1)
+        return False
+    ComplianceFinding.objects.create(key=found.key, kind=found.kind, account_id=found.account_id,
+                                     summary=found.summary, facts=found.facts, first_seen_at=now, last_seen_at=now,
+                                     first_run=run, last_run=run)
+    return True
+
+
+def _finding_close(*, finding: ComplianceFinding, actor: Actor, note: str, now: dt.datetime) -> ComplianceFinding:
+    before = finding.snapshot()
+    finding.status = ComplianceFinding.Status.RESOLVED
+    finding.resolved_at = now
+    finding.resolved_by = actor_name(actor)[0]
+    finding.resolution_note = note
+    finding.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+    audit_event_record(actor=actor, action="COMPLIANCE_FINDING_RESOLVE", target_type="compliance_finding",
+                       target_id=str(finding.pk), reason=note, before=before, after=finding.snapshot())
+    return finding
+
+
+def compliance_run_execute(*, kind: str = ComplianceRun.Kind.DAILY, actor: Actor = COMPLIANCE_ACTOR,
+                           now: dt.datetime | None = None,
+                           progress: Callable[[str], None] | None = None) -> ComplianceRun:
+    """Run every check of `kind` (daily, or the weekly review) and record what they find as a
+    ComplianceRun with its findings. The same condition found again is the same finding; an open
+    or acknowledged finding of a kind a check covers that the check no longer sees is resolved by
+    the system (audited, naming this run). A check that fails is recorded with its error and its
+    findings are left as they are (nothing is resolved because a check could not look)."""
+    if kind not in ComplianceRun.Kind.values:
+        raise ApplicationError(f"kind must be one of {', '.join(ComplianceRun.Kind.values)}", code="invalid")
+    now = now or timezone.now()
+    with task_lock(f"compliance-run-{kind}", ttl_seconds=COMPLIANCE_LOCK_TTL) as taken:
+        if not taken:
+            raise ApplicationError(f"a {kind} compliance run is already under way", code="busy")
+        run = ComplianceRun.objects.create(kind=kind, started_at=now, triggered_by=actor_name(actor)[0])
+        checks = CHECKS[kind]
+        summary: dict[str, dict] = {}
+        counts: dict[str, int] = {}
+        seen_keys: set[str] = set()
+        covered: list[str] = []
+        new = 0
+        for number, check in enumerate(checks, start=1):
+            started = time.monotonic()
+            try:
+                found = check.run(now=now)
+            except SoftTimeLimitExceeded:
+                raise  # the task's time is up: the run stops unfinished
+            except Exception as exc:  # noqa: BLE001 - one check failing must not hide the others' findings
+                logger.exception("compliance check %s failed", check.name)
+                summary[check.name] = {"findings": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
+                if progress:
+                    progress(f"[{number}/{len(checks)}] {check.name}: FAILED ({type(exc).__name__})")
+                continue
+            with transaction.atomic():
+                for item in found:
+                    if item.key in seen_keys:
+                        continue
+                    seen_keys.add(item.key)
+                    new += _finding_seen(run=run, found=item, now=now)
+                    counts[item.kind] = counts.get(item.kind, 0) + 1
+            covered += check.kinds
+            summary[check.name] = {"findings": len(found), "error": ""}
+            if progress:
+                progress(f"[{number}/{len(checks)}] {check.name}: {len(found)} finding(s) "
+                         f"({time.monotonic() - started:.1f} s)")
+        resolved = 0
+        with transaction.atomic():
+            for finding in findings_current_of_kinds(kinds=covered, for_update=True):
+                if finding.key not in seen_keys:
+                    _finding_close(finding=finding, actor=actor, now=now,
+                                   note=f"no longer found by the {kind} compliance run #{run.pk}")
+                    resolved += 1
+            run.findings_seen = len(seen_keys)
+            run.findings_new = new
+            run.findings_resolved = resolved
+            run.counts = dict(sorted(counts.items()))
+            run.summary = summary
+            run.failed_checks = sum(1 for v in summary.values() if v["error"])
+            run.open_after = ComplianceFinding.objects.exclude(status=ComplianceFinding.Status.RESOLVED).count()
+            run.finished_at = timezone.now()
+            run.save()
+            audit_event_record(actor=actor, action="COMPLIANCE_RUN", target_type="compliance_run",
+                               target_id=str(run.pk), after=compliance_run_summary(run))
+    return run
+
+
+def compliance_run_summary(run: ComplianceRun) -> dict:
+    """The run in the shape `daily_user_check --json` prints and the staff e-mail shows."""
+    return {
+        "run": run.pk, "kind": run.kind, "started_at": run.started_at, "finished_at": run.finished_at,
+        "findings_seen": run.findings_seen, "findings_new": run.findings_new,
+        "findings_resolved": run.findings_resolved, "open_after": run.open_after, "counts": run.counts,
+        "checks": run.summary, "failed_checks": run.failed_checks,
+    }
+
+
+def compliance_finding_acknowledge(*, actor: Actor, finding: ComplianceFinding, reason: str) -> ComplianceFinding:
+    """Staff saw the finding and say what they do about it (the note). It stays listed, and the
+    check keeps updating it, until it is resolved."""
+    note = reason_required(reason, "acknowledge a compliance finding")
+    with transaction.atomic():
+        finding = ComplianceFinding.objects.select_for_update().get(pk=finding.pk)
+        if finding.status != ComplianceFinding.Status.OPEN:
+            raise ApplicationError(f"finding #{finding.pk} is {finding.status}, not open", code="invalid_transition")
+        before = finding.snapshot()
+        finding.status = ComplianceFinding.Status.ACKNOWLEDGED
+        finding.acknowledged_at = timezone.now()
+        finding.acknowledged_by = actor_name(actor)[0]
+        finding.acknowledged_note = note
+        finding.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledged_note"])
+        audit_event_record(actor=actor, action="COMPLIANCE_FINDING_ACKNOWLEDGE", target_type="compliance_finding",
+                           target_id=str(finding.pk), reason=note, before=before, after=finding.snapshot())
+    return finding
+
+
+def compliance_finding_resolve(*, actor: Actor, finding: ComplianceFinding, reason: str) -> ComplianceFinding:
+    """Staff close the finding (dealt with). If the check still finds the condition, the next run
+    opens a new finding for it."""
+    note = reason_required(reason, "resolve a compliance finding")
+    with transaction.atomic():
+        finding = ComplianceFinding.objects.select_for_update().get(pk=finding.pk)
+        if finding.status == ComplianceFinding.Status.RESOLVED:
+            raise ApplicationError(f"finding #{finding.pk} is already resolved", code="invalid_transition")
+        return _finding_close(finding=finding, actor=actor, note=note, now=timezone.now())

@@ -583,6 +583,12 @@ def reconciliation_breaks_current(*, account: Account | None = None,
     return list(qs.order_by("first_seen_at", "id"))
 
 
+def reconciliation_breaks_open_before(*, before: dt.datetime) -> list[ReconciliationBreak]:
+    """OPEN breaks (not explained, not resolved) first seen before `before`, oldest first."""
+    return list(ReconciliationBreak.objects.filter(status=ReconciliationBreak.Status.OPEN, first_seen_at__lt=before)
+                .select_related("account").order_by("first_seen_at", "id"))
+
+
 def reconciliation_breaks_summary() -> dict:
     """Counts by status of the breaks not resolved, and the oldest open one's first sighting."""
     current = ReconciliationBreak.objects.exclude(status=ReconciliationBreak.Status.RESOLVED)
@@ -747,3 +753,14 @@ def overview_curve(*, overview: dict, start: dt.date) -> dict:
     priced = [(day, float(unit)) for day, _, unit in points if unit is not None]
     return {"days": [p[0] for p in points], "nav": [p[1] for p in points],
             "drawdown_days": [day for day, _ in priced], "drawdown": drawdown_curve([u for _, u in priced])}
+
+
+def unit_navs_between(*, start: dt.date, end: dt.date) -> dict[int, list[tuple[dt.date, Decimal]]]:
+    """account id -> [(day, unit NAV)] of the stored daily NAV from `start` to `end`, oldest first
+    (days without a unit NAV left out): flows never move the unit NAV, so it shows performance."""
+    found: dict[int, list[tuple[dt.date, Decimal]]] = defaultdict(list)
+    rows = (DailyNav.objects.filter(day__gte=start, day__lte=end, unit_nav__isnull=False)
+            .order_by("account_id", "day").values_list("account_id", "day", "unit_nav"))
+    for account_id, day, unit_nav in rows:
+        found[account_id].append((day, unit_nav))
+    return dict(found)

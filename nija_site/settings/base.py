@@ -327,6 +327,16 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reporting-reconcile-books": {
         "task": "reporting.tasks.books_reconcile_task", "schedule": crontab(minute=45, hour=0),
     },
+    # The daily compliance check after the night's reports and reconciliation; the weekly review
+    # (patterns over the week) on Mondays after it (issue 15 §3).
+    "operations-daily-compliance-check": {
+        "task": "operations.tasks.compliance_run_task", "args": ("daily",),
+        "schedule": crontab(minute=0, hour=1),
+    },
+    "operations-weekly-compliance-review": {
+        "task": "operations.tasks.compliance_run_task", "args": ("weekly",),
+        "schedule": crontab(minute=15, hour=1, day_of_week="mon"),
+    },
 }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -354,6 +364,20 @@ NIJA_REQUIRE_SERVICES = env.bool("NIJA_REQUIRE_SERVICES", default=False)
 NIJA_CREDENTIAL_KEYS = env.list("NIJA_CREDENTIAL_KEYS", default=[])
 # Archived credentials (offboarding) keep their encrypted secrets this long, then a daily task erases them.
 NIJA_CREDENTIAL_RETENTION_DAYS = env.int("NIJA_CREDENTIAL_RETENTION_DAYS", default=90)
+# The daily compliance check (daily_user_check, README "Operations"): what counts as a finding.
+NIJA_CHECK_BALANCE_STALE_SECONDS = env.int("NIJA_CHECK_BALANCE_STALE_SECONDS", default=3600)
+NIJA_CHECK_UNAVAILABLE_AUDITS = env.int("NIJA_CHECK_UNAVAILABLE_AUDITS", default=3)
+NIJA_CHECK_CREDENTIAL_FAILURES = env.int("NIJA_CHECK_CREDENTIAL_FAILURES", default=3)
+NIJA_CHECK_BREAK_OPEN_HOURS = env.int("NIJA_CHECK_BREAK_OPEN_HOURS", default=24)
+NIJA_CHECK_PENDING_DAYS = env.int("NIJA_CHECK_PENDING_DAYS", default=7)
+NIJA_CHECK_AUDIT_VERIFY_MAX_AGE_HOURS = env.int("NIJA_CHECK_AUDIT_VERIFY_MAX_AGE_HOURS", default=24)
+NIJA_CHECK_SUBMITTING_STALE_MINUTES = env.int("NIJA_CHECK_SUBMITTING_STALE_MINUTES", default=30)
+NIJA_CHECK_COPY_LOOKBACK_HOURS = env.int("NIJA_CHECK_COPY_LOOKBACK_HOURS", default=48)
+# The weekly review (Mondays) over the last NIJA_WEEKLY_WINDOW_DAYS days.
+NIJA_WEEKLY_WINDOW_DAYS = env.int("NIJA_WEEKLY_WINDOW_DAYS", default=7)
+NIJA_WEEKLY_DRAWDOWN_PCT = env("NIJA_WEEKLY_DRAWDOWN_PCT", default="10")  # a decimal string
+NIJA_WEEKLY_LOSS_STREAK_DAYS = env.int("NIJA_WEEKLY_LOSS_STREAK_DAYS", default=4)
+NIJA_WEEKLY_MISSED_COPIES = env.int("NIJA_WEEKLY_MISSED_COPIES", default=5)
 NIJA_SIGNAL_SECRET = env("NIJA_SIGNAL_SECRET", default="")
 # The longest date range one report or statement request may cover (about ten years).
 NIJA_REPORT_MAX_SPAN_DAYS = env.int("NIJA_REPORT_MAX_SPAN_DAYS", default=3660)
