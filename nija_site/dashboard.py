@@ -26,6 +26,7 @@ from brokers.selectors import (
 from copytrading.selectors import engine_mode_state, signal_latest, signal_status_counts
 from core.decimals import format_decimal, format_money
 from core.heartbeats import AUDIT_CHAIN_VERIFY, WORKER, heartbeats_read
+from operations.selectors import compliance_runs_latest, findings_open_counts
 from reporting.selectors import account_activity_many, book_nav_daily, reconciliation_breaks_summary
 
 from .admin_site import NijaAdminSite
@@ -64,6 +65,7 @@ def _header(now: dt.datetime) -> dict:
         "balance_audit_age": age_text(audit_at, now=now),
         "worker_age": age_text(beats[WORKER][0], now=now),
         "beat_age": age_text(beats["beat"][0], now=now),
+        "compliance": _compliance(now),
     }
     if signal is not None:
         counts = signal_status_counts(signal_ids=[signal.pk])[signal.pk]
@@ -75,6 +77,17 @@ def _header(now: dt.datetime) -> dict:
             "skipped": counts.get("SKIPPED", 0), "failed": counts.get("FAILED", 0) + counts.get("REJECTED", 0),
         }
     return header
+
+
+def _compliance(now: dt.datetime) -> dict:
+    """The last daily check and weekly review (when, findings by kind) and the findings still open."""
+    runs = compliance_runs_latest()
+    counts = findings_open_counts()
+    return {
+        "runs": [{"run": run, "age": age_text(run.started_at, now=now)} for run in runs.values() if run is not None],
+        "open": sum(counts["open"].values()), "acknowledged": sum(counts["acknowledged"].values()),
+        "open_by_kind": sorted(counts["open"].items(), key=lambda kv: (-kv[1], kv[0])),
+    }
 
 
 def nav_chart(points: list[tuple[dt.date, Decimal, int]], *, width: int = 600, height: int = 140) -> dict | None:

@@ -1,8 +1,9 @@
 """Demo ledger for `make run`: four weeks of deposits, trades with fees and daily prices for the demo
 accounts, then their reports and a fee statement, so the admin and reports show real figures.
 
-Also the whole demo (`seed_demo`): reporting is the top-most app, so it alone may name every app's
-seeder; each app keeps its own seeder in its demo.py."""
+Also every app's demo up to reporting (`demo_seed`): reporting is the top-most of those apps, so it
+may name their seeders; each app keeps its own seeder in its demo.py. `seed_demo` (operations, the
+top layer) runs this, then operations.demo."""
 
 from __future__ import annotations
 

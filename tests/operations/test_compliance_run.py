@@ -143,3 +143,16 @@ def test_beat_runs_the_daily_check_after_the_reports_and_the_weekly_review_on_mo
     result = compliance_run_task.delay("daily").get()
     assert result["kind"] == "daily" and ComplianceRun.objects.count() == 1
     assert compliance_run_task.delay("monthly").get() == {"error": "kind must be one of daily, weekly"}
+
+
+def test_the_demo_shows_open_compliance_findings_from_a_real_run_and_seeds_once(db):
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "operations.demo.demo_operations_seed: seeded" in out.getvalue()
+    [run] = ComplianceRun.objects.all()
+    assert run.triggered_by == "system:demo" and run.failed_checks == 0
+    assert ComplianceFinding.objects.filter(status="open").count() >= 1
+    assert not ComplianceFinding.objects.filter(kind__startswith="audit_chain").exists()  # verified first
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "nothing changed" in out.getvalue() and ComplianceRun.objects.count() == 1

@@ -1,5 +1,5 @@
 from core.management.base import NijaCommand
-from reporting.demo import demo_seed
+from operations.demo import demo_seed
 
 
 class Command(NijaCommand):
