@@ -13,15 +13,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
 from accounts.selectors import account_by_id
 from accounts.services import account_offboarding_finish, account_offboarding_start
 from brokers.services import credentials_archive
-from compliance.services import actor_name, audit_event_record, communication_record
+from compliance.services import actor_name, audit_event_record, communication_record, staff_notification_queue
 from copytrading.closing import (
     DONE_STATUSES,
     OPEN_STATUSES,
@@ -41,7 +43,7 @@ from reporting.services import final_report_generate
 
 from .checks import CHECKS, Found
 from .models import ComplianceFinding, ComplianceRun, Offboarding
-from .selectors import findings_current_of_kinds, offboardings_unfinished
+from .selectors import findings_current_of_kinds, findings_of_run, offboardings_unfinished
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -420,7 +422,32 @@ def compliance_run_execute(*, kind: str = ComplianceRun.Kind.DAILY, actor: Actor
             run.save()
             audit_event_record(actor=actor, action="COMPLIANCE_RUN", target_type="compliance_run",
                                target_id=str(run.pk), after=compliance_run_summary(run))
+            compliance_run_notify(run=run, actor=actor)
     return run
+
+
+# The staff e-mail lists this many new findings; the rest are counted.
+NOTIFY_FINDINGS_MAX = 20
+
+
+def compliance_run_notify(*, run: ComplianceRun, actor: Actor = COMPLIANCE_ACTOR) -> None:
+    """The run's summary to staff through the communication log (templates/email/compliance_run*),
+    once per kind and UTC day: a second run the same day adds no second e-mail."""
+    new = [f for f in findings_of_run(run=run) if f.first_run_id == run.pk]
+    period = f"{run.kind}-{run.started_at:%Y-%m-%d}"
+    context = {
+        "run": {**compliance_run_summary(run), "kind_label": run.get_kind_display()},
+        "failed": [(name, v["error"]) for name, v in run.summary.items() if v["error"]],
+        "findings": [{"id": f.pk, "kind": f.kind, "account": f.account.user_id if f.account_id else "",
+                      "summary": f.summary} for f in new[:NOTIFY_FINDINGS_MAX]],
+        "more": max(0, len(new) - NOTIFY_FINDINGS_MAX),
+        "findings_url": settings.NIJA_PORTAL_BASE_URL.rstrip("/") + reverse(
+            "admin:operations_compliancefinding_changelist") + "?status__exact=open",
+    }
+    communication = staff_notification_queue(kind="compliance_run", period=period, context=context, actor=actor)
+    if communication is not None:
+        run.communication_ids = [*run.communication_ids, communication.pk]
+        run.save(update_fields=["communication_ids"])
 
 
 def compliance_run_summary(run: ComplianceRun) -> dict:

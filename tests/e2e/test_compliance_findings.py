@@ -2,11 +2,10 @@
 acknowledges a finding with a note, and sees it on the account's page; on a desktop and at 375 px."""
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from operations.models import ComplianceFinding
 from operations.services import compliance_run_execute
-from tests.e2e.conftest import admin_login, assert_fits_phone
+from tests.e2e.conftest import admin_login, assert_fits_phone, staff_member
 
 pytestmark = pytest.mark.browser
 
@@ -15,8 +14,7 @@ pytestmark = pytest.mark.browser
 def found(transactional_db, make_account):
     account = make_account("wanda_keyless", full_name="Wanda Keyless")
     compliance_run_execute()
-    user = User.objects.create_user("otto", password="browser-test-pw-9", is_staff=True)
-    user.groups.add(Group.objects.get(name="operator"))
+    staff_member("otto", "browser-test-pw-9", group="operator")
     return account
 
 

@@ -7,7 +7,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -16,15 +15,14 @@ from compliance.models import AuditEvent
 from operations.models import ComplianceFinding, ComplianceRun, FindingKind
 from operations.services import compliance_run_execute
 from tests.bulk import book_bulk_create
+from tests.e2e.conftest import staff_member
 
 pytestmark = pytest.mark.django_db
 LIST = "/admin/operations/compliancefinding/"
 
 
 def staff(client, name: str, group: str):
-    user = User.objects.create_user(name, password="pw-findings", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    client.force_login(user)
+    client.force_login(staff_member(name, "pw-findings", group=group))
     return client
 
 

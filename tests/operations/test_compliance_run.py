@@ -9,9 +9,10 @@ from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.core.management import CommandError, call_command
 
-from compliance.models import AuditEvent
+from compliance.models import AuditEvent, Communication
 from copytrading.models import CopyOrder, MasterSignal
 from core.errors import ApplicationError
 from operations import checks
@@ -156,3 +157,24 @@ def test_the_demo_shows_open_compliance_findings_from_a_real_run_and_seeds_once(
     out = StringIO()
     call_command("seed_demo", stdout=out)
     assert "nothing changed" in out.getvalue() and ComplianceRun.objects.count() == 1
+
+
+def test_the_run_summary_goes_to_staff_once_a_day_through_the_communication_log(
+        make_account, settings, django_capture_on_commit_callbacks):
+    settings.NIJA_STAFF_ALERT_EMAILS = ["compliance@example.com"]
+    make_account("no_key_vic")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = compliance_run_execute(now=DAY1)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = compliance_run_execute(now=DAY1 + dt.timedelta(hours=2))  # the same day: no second e-mail
+    [message] = Communication.objects.filter(kind="compliance_run")
+    assert message.account is None and message.period == "daily-2026-03-02" and message.status == "sent"
+    assert run.communication_ids == [message.pk] and again.communication_ids == []
+    [sent] = mail.outbox
+    assert sent.to == ["compliance@example.com"]
+    assert sent.subject == "NIJA daily check 2026-03-02: 2 findings, 2 new"
+    assert "credential_missing no_key_vic: ACTIVE without a usable credential (no credential at all)" in sent.body
+    assert "/admin/operations/compliancefinding/?status__exact=open" in sent.body
+    html, _ = sent.alternatives[0]
+    assert "no_key_vic" in html and "credential_missing" in html
