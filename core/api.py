@@ -5,9 +5,11 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -108,21 +110,53 @@ class ExactDecimalField(serializers.Field):
 
 class StaffCursorPagination(CursorPagination):
     """Lists that grow (signals, orders, alerts, audit events): a cursor keeps pages stable while
-    rows are added, and costs the same at page 1 and page 1,000."""
+    rows are added, and costs the same at page 1 and page 1,000. Ordered by the view's `ordering`."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-id"
 
+    def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
+        ordering = getattr(view, "ordering", None) or self.ordering
+        return (ordering,) if isinstance(ordering, str) else tuple(ordering)
+
+
+LIST_ERRORS = (400, 401, 403, 404)
+
+
+class StaffListSchema(AutoSchema):
+    """The OpenAPI operation of a StaffListView, read from its attributes: `operation_id`, the
+    filter serializer's fields as query parameters, a cursor page of `serializer_class` and the
+    list errors in the one error shape."""
+
+    def get_operation_id(self) -> str:
+        return self.view.operation_id or super().get_operation_id()
+
+    def get_description(self) -> str:
+        # The list's own docstring only: StaffListView's (for developers) is no API documentation.
+        return super().get_description() if type(self.view).__dict__.get("__doc__") else ""
+
+    def get_override_parameters(self) -> list:
+        filters = self.view.filter_serializer_class
+        return [*super().get_override_parameters(), *([filters] if filters else [])]
+
+    def get_response_serializers(self) -> dict:
+        return {200: self.view.serializer_class(many=True), **error_responses(*LIST_ERRORS)}
+
 
 class StaffListView(generics.ListAPIView):
-    """A paginated staff list: `filter_serializer_class` validates the query parameters (a bad one
-    is a 400 naming it), `rows(filters)` asks the owning app's selector for the queryset."""
+    """A paginated staff list, declared by its attributes: `staff_permission`, `operation_id`,
+    `filter_serializer_class` (validates the query parameters: a bad one is a 400 naming it),
+    `rows(filters)` (the owning app's selector gives the queryset), `ordering` (the cursor's),
+    `serializer_class` (one row out; `page_data` when a page needs more than its rows)."""
 
     permission_classes = [StaffPermission]
     pagination_class = StaffCursorPagination
+    schema = StaffListSchema()
     staff_permission = ""
+    operation_id = ""
+    ordering = "-id"
     filter_serializer_class: type[serializers.Serializer] | None = None
 
     def filters(self) -> dict:
@@ -137,6 +171,14 @@ class StaffListView(generics.ListAPIView):
 
     def get_queryset(self):
         return self.rows(self.filters())
+
+    def page_data(self, page: list) -> list:
+        """The page's rows out; override to add what the rows alone do not carry (one query per page)."""
+        return self.get_serializer(page, many=True).data
+
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.page_data(page))
 
 
 class DayField(serializers.DateField):

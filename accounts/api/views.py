@@ -7,30 +7,22 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import StaffCursorPagination, StaffListView, StaffView, error_responses
+from core.api import StaffListView, StaffView, error_responses
 
 from ..selectors import account_find, accounts_filtered
 from .serializers import AccountFilterSerializer, AccountSerializer
 
 
-class AccountPagination(StaffCursorPagination):
-    ordering = "user_id"
-
-
 class AccountListView(StaffListView):
     staff_permission = "accounts.view_account"
+    operation_id = "staff_accounts_list"
     serializer_class = AccountSerializer
     filter_serializer_class = AccountFilterSerializer
-    pagination_class = AccountPagination
+    ordering = "user_id"
 
     def rows(self, filters: dict):
         search = filters.pop("q", None)
         return accounts_filtered(**filters, search=search)
-
-    @extend_schema(operation_id="staff_accounts_list", parameters=[AccountFilterSerializer],
-                   responses={200: AccountSerializer(many=True), **error_responses(400, 401, 403, 404)})
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
 
 
 class AccountDetailView(StaffView):

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ERROR_RESPONSES, StaffCursorPagination, StaffListView, StaffView, error_responses
+from core.api import ERROR_RESPONSES, StaffListView, StaffView
 
 from ..selectors import alerts_filtered, balance_account_rows, balance_users_summary, balances_of
 from .serializers import (
@@ -34,44 +34,29 @@ class UsersSummaryAliasView(UsersSummaryView):
     pass
 
 
-class BalancePagination(StaffCursorPagination):
-    ordering = "user_id"
-
-
 class BalanceListView(StaffListView):
     """Latest balances per account and venue from the stored snapshots, unavailable venues with
     their error and last good value; one page of accounts at a time."""
 
     staff_permission = "brokers.view_balancesnapshot"
+    operation_id = "staff_balances_list"
     serializer_class = AccountBalanceSerializer
     filter_serializer_class = BalanceFilterSerializer
-    pagination_class = BalancePagination
+    ordering = "user_id"
 
     def rows(self, filters: dict):
         return balance_account_rows(unavailable_only=bool(filters.get("unavailable")), venue=filters.get("venue"),
                                     search=filters.get("q"))
 
-    @extend_schema(operation_id="staff_balances_list", parameters=[BalanceFilterSerializer],
-                   responses={200: AccountBalanceSerializer(many=True), **error_responses(400, 401, 403, 404)})
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(AccountBalanceSerializer(balances_of(account_rows=page), many=True).data)
-
-
-class AlertPagination(StaffCursorPagination):
-    ordering = "-id"
+    def page_data(self, page: list) -> list:
+        return AccountBalanceSerializer(balances_of(account_rows=page), many=True).data
 
 
 class AlertListView(StaffListView):
     staff_permission = "brokers.view_alert"
+    operation_id = "staff_alerts_list"
     serializer_class = AlertSerializer
     filter_serializer_class = AlertFilterSerializer
-    pagination_class = AlertPagination
 
     def rows(self, filters: dict):
         return alerts_filtered(**filters)
-
-    @extend_schema(operation_id="staff_alerts_list", parameters=[AlertFilterSerializer],
-                   responses={200: AlertSerializer(many=True), **error_responses(400, 401, 403, 404)})
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
