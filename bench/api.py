@@ -7,7 +7,8 @@ dashboard's first page <= 100 ms p95; query counts equal at both sizes.
 Builds the book with bulk inserts (tests/bulk.py): accounts with a PAPER credential's balance
 snapshots (every 50th venue unavailable), one signal, copy order, alert and reconciliation break
 each, and per account a deposit, a buy and a sell in the ledger with 30 days of stored NAV.
-Runs on a throw-away SQLite database or an empty $BENCH_DATABASE_URL (PostgreSQL), never the demo
+Then ANALYZE (planner statistics). Runs on a throw-away SQLite database or an empty
+$BENCH_DATABASE_URL (PostgreSQL), never the demo
 database.
     .venv/bin/python bench/api.py [--accounts 10000] [--baseline-accounts 100] [--runs 30]
                                   [--record bench/results/api.md]
@@ -71,6 +72,10 @@ def book_grow(prefix: str, accounts: int) -> None:
     ids = book_bulk_create(accounts=accounts, prefix=prefix, unavailable_every=50)
     activity_bulk_create(account_ids=ids, prefix=prefix)
     ledger_bulk_create(ids)
+    # Table statistics, as autovacuum would gather them after such inserts (it is off on the bench
+    # machine): without them PostgreSQL plans every join for a handful of rows.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def measure(client: Client, url: str, runs: int) -> dict:

@@ -68,7 +68,11 @@ def account_line(entry: AccountBalances, *, now: dt.datetime | None = None) -> A
 
 def summary_lines(balances: list[AccountBalances]) -> dict[str, str]:
     """The summary block as display text: master total, user count, user capital, average."""
-    summary = balance_summary(balances=balances)
+    return totals_lines(balance_summary(balances=balances))
+
+
+def totals_lines(summary: dict) -> dict[str, str]:
+    """`summary_lines` of totals already summed (`balance_summary` or `balance_totals`)."""
     average = summary["average_per_user"]
     master = summary["master_total"]
     return {

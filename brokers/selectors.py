@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.choices import AccountKind, AccountStatus
-from accounts.selectors import account_rows, account_rows_in, accounts_in
+from accounts.selectors import account_ids_user_ids, account_rows, account_rows_in, accounts_in
 from core.decimals import money_round
 
 from .models import Alert, BalanceSnapshot, BrokerCredential
@@ -253,10 +253,14 @@ def _balances(accounts: list[Account] | list[AccountRef]) -> dict[int, AccountBa
     return result
 
 
+def _covered_credentials() -> QuerySet[BrokerCredential]:
+    """The credentials whose accounts the balance views cover: active, account not INACTIVE."""
+    return BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
+        account__status=AccountStatus.INACTIVE)
+
+
 def _accounts_with_credentials(user_id: str | None = None) -> list[AccountRef]:
-    owners = BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
-        account__status=AccountStatus.INACTIVE
-    )
+    owners = _covered_credentials()
     if user_id:
         owners = (owners.filter(account__user_id=user_id) if user_id != "master"
                   else owners.filter(account__kind=AccountKind.MASTER))
@@ -278,8 +282,7 @@ def balance_account_rows(*, unavailable_only: bool = False, venue: str | None = 
     """The accounts the balance views cover (an active credential, not INACTIVE) as a values
     queryset of AccountRef rows, for a paginator; `unavailable_only` keeps those with a venue whose
     latest fetch failed, `venue` those with a credential there."""
-    owners = BrokerCredential.objects.filter(status=BrokerCredential.Status.ACTIVE).exclude(
-        account__status=AccountStatus.INACTIVE)
+    owners = _covered_credentials()
     if venue:
         owners = owners.filter(venue=venue)
     ids = owners.values("account_id")
@@ -346,7 +349,8 @@ def balances_for_accounts(*, account_ids: list[int]) -> list[AccountBalances]:
 
 def balance_summary(*, balances: list[AccountBalances] | None = None) -> dict:
     """Totals of the available figures only; users are sorted by total, highest first. A user
-    whose every venue is unavailable is not counted (their capital is unknown, not zero)."""
+    whose every venue is unavailable is not counted (their capital is unknown, not zero).
+    `balance_totals` sums the same totals in the database, for pages that need no per-user map."""
     balances = balances_all() if balances is None else balances
     master = next((b for b in balances if b.account.is_master), None)
     users = sorted((b for b in balances if not b.account.is_master and b.has_figures),
@@ -359,6 +363,55 @@ def balance_summary(*, balances: list[AccountBalances] | None = None) -> dict:
         "user_count": len(users),
         "average_per_user": money_round(total / len(users)) if users else None,
     }
+
+
+_GOOD = Q(is_latest_ok=True)
+_FAILED = Q(is_latest=True, status=BalanceSnapshot.Status.FAILED)
+
+
+def _venue_figures(*, accounts: Q) -> QuerySet:
+    """One row per covered account (matching `accounts`, a Q on BalanceSnapshot) and venue, summed
+    in the database from the credentials' latest rows: `good` rows of the latest good readings and
+    their `usd`, the oldest `good_at`, and `failed`, how many credentials' latest fetch failed (any
+    makes the venue unavailable: its figure is unknown, not a partial sum). `_balances` reads the
+    same rows one by one."""
+    return (BalanceSnapshot.objects.filter(_active_credentials(), Q(is_latest=True) | _GOOD, accounts,
+                                           account_id__in=_covered_credentials().values("account_id"))
+            .order_by().values("account_id", "venue")
+            .annotate(good=Count("id", filter=_GOOD), usd=Sum("usd_value", filter=_GOOD),
+                      good_at=Min("fetched_at", filter=_GOOD), failed=Count("id", filter=_FAILED)))
+
+
+def _master_total() -> Decimal | None:
+    """The MASTER's total over its available venues, rounded; None when it has none."""
+    master = _venue_figures(accounts=Q(account__kind=AccountKind.MASTER)).aggregate(
+        total=Sum("usd", filter=Q(failed=0)), available=Count("venue", filter=Q(failed=0)))
+    return money_round(master["total"] or Decimal(0)) if master["available"] else None
+
+
+def balance_totals() -> dict:
+    """`balance_summary`'s totals (without the per-user map) summed in the database: the cost
+    does not grow with the number of accounts in Python. Available venues only; a user with none
+    is not counted; the MASTER's total is None when it has no available venue."""
+    users = _venue_figures(accounts=Q(account__kind=AccountKind.USER)).aggregate(
+        total=Sum("usd", filter=Q(failed=0)), count=Count("account_id", distinct=True, filter=Q(failed=0)))
+    total, count = users["total"] or Decimal(0), users["count"]
+    return {
+        "master_total": _master_total(),
+        "total_user_capital": money_round(total),
+        "user_count": count,
+        "average_per_user": money_round(total / count) if count else None,
+    }
+
+
+def balances_unavailable() -> list[dict]:
+    """Every covered venue whose latest fetch failed, by user id and venue: {"user_id", "venue",
+    "error"} (the dashboard lists them next to the totals that leave them out)."""
+    rows = (BalanceSnapshot.objects.filter(_active_credentials(), _FAILED,
+                                           account_id__in=_covered_credentials().values("account_id"))
+            .order_by("account__user_id", "venue", "credential_id")
+            .values_list("account__user_id", "venue", "error"))
+    return [{"user_id": user_id, "venue": venue, "error": error} for user_id, venue, error in rows]
 
 
 def balance_report(*, user_id: str | None = None) -> dict:
@@ -405,24 +458,41 @@ def balance_users_summary() -> dict:
     """The users' balance summary as the balance guide documents it for `GET /api/users` (Decimals
     here; the API rounds them): the `balance_summary` totals, and every user with their available
     venues and, listed apart and never counted, the unavailable ones. Highest total first; a user
-    with no available venue has no total (null) and comes last."""
-    balances = balances_all()
-    summary = balance_summary(balances=balances)
-    users = [b for b in balances if not b.account.is_master]
-    users.sort(key=lambda b: (not b.has_figures, -b.total_usd, b.account.user_id))
+    with no available venue has no total (null) and comes last. Summed per venue in the database
+    (`_venue_figures`): one row per account and venue, not per asset, and no model instances; the
+    totals are the sum of the listed users' totals."""
+    users: dict[int, dict] = {
+        pk: {"user_id": user_id, "total": None, "brokers": {}, "unavailable": []}
+        for pk, user_id in account_ids_user_ids(ids=_covered_credentials().filter(account__kind=AccountKind.USER)
+                                                .values("account_id"))}
+    errors: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for account_id, venue, error in (
+            BalanceSnapshot.objects.filter(_active_credentials(), _FAILED, account__kind=AccountKind.USER,
+                                           account_id__in=_covered_credentials().values("account_id"))
+            .order_by("credential_id").values_list("account_id", "venue", "error")):
+        errors[account_id, venue].append(error)
+    figures = (_venue_figures(accounts=Q(account__kind=AccountKind.USER)).order_by("account_id", "venue")
+               .values_list("account_id", "venue", "good", "usd", "good_at", "failed"))
+    for account_id, venue, good, usd, good_at, failed in figures:
+        user = users[account_id]
+        if failed:
+            user["unavailable"].append({"venue": venue, "error": "; ".join(e for e in errors[account_id, venue] if e),
+                                        "last_good": (usd or Decimal(0)) if good else None,
+                                        "last_good_at": good_at})
+        else:
+            user["brokers"][venue] = usd or Decimal(0)
+            user["total"] = (user["total"] or Decimal(0)) + (usd or Decimal(0))
+    ranked = sorted(users.values(), key=lambda u: (u["total"] is None, -(u["total"] or 0), u["user_id"]))
+    counted = [u["total"] for u in ranked if u["total"] is not None]
+    total = sum(counted, Decimal(0))
     return {
         "generated_at": timezone.now(),
         "currency": "USD",
-        "user_count": summary["user_count"],
-        "total_capital": summary["total_user_capital"],
-        "average_balance": summary["average_per_user"],
-        "master_total": summary["master_total"],
-        "users": [{
-            "user_id": b.account.user_id,
-            "total": b.total_usd if b.has_figures else None,
-            "brokers": {v.venue: v.usd for v in b.venues.values() if v.available},
-            "unavailable": _unavailable_rows(b),
-        } for b in users],
+        "user_count": len(counted),
+        "total_capital": money_round(total),
+        "average_balance": money_round(total / len(counted)) if counted else None,
+        "master_total": _master_total(),
+        "users": ranked,
     }
 
 

@@ -1,6 +1,6 @@
 """The one API error shape: {"error": {"code", "message", "fields"?}}."""
 
-from decimal import ROUND_HALF_EVEN
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .dates import day_bounded
-from .decimals import format_decimal
+from .decimals import format_decimal, money_round
 from .errors import ApplicationError
 
 
@@ -63,6 +63,11 @@ class MoneyField(serializers.DecimalField):
     def __init__(self, **kwargs):
         super().__init__(max_digits=None, decimal_places=2, rounding=ROUND_HALF_EVEN, coerce_to_string=True,
                          **kwargs)
+
+    @staticmethod
+    def text(value: Decimal) -> str:
+        """What to_representation gives, without a field instance: for lists of thousands of amounts."""
+        return f"{money_round(value):f}"
 
 
 class ErrorDetailSerializer(serializers.Serializer):

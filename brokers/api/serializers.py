@@ -24,6 +24,23 @@ class UserBalanceSerializer(serializers.Serializer):
     unavailable = UnavailableVenueSerializer(many=True, help_text="venues whose latest fetch failed: never counted")
 
 
+@extend_schema_field(UserBalanceSerializer(many=True))
+class UserBalanceListField(serializers.Field):
+    """`UserBalanceSerializer(many=True)`'s output, built directly: the summary lists every user
+    (10,000 and more), where a serializer's per-field work is most of the request."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, users: list[dict]) -> list[dict]:
+        unavailable = UnavailableVenueSerializer(many=True)
+        money = MoneyField.text
+        return [{"user_id": u["user_id"], "total": None if u["total"] is None else money(u["total"]),
+                 "brokers": {venue: money(usd) for venue, usd in u["brokers"].items()},
+                 "unavailable": unavailable.to_representation(u["unavailable"]) if u["unavailable"] else []}
+                for u in users]
+
+
 class UsersSummarySerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     currency = serializers.CharField(help_text="currency of every amount: USD")
@@ -31,7 +48,7 @@ class UsersSummarySerializer(serializers.Serializer):
     total_capital = MoneyField(help_text="sum of the users' available figures")
     average_balance = MoneyField(allow_null=True, help_text="total_capital / user_count; null with no user")
     master_total = MoneyField(allow_null=True, help_text="the MASTER account's total; null when unavailable")
-    users = UserBalanceSerializer(many=True, help_text="highest total first; users with no figure last")
+    users = UserBalanceListField(help_text="highest total first; users with no figure last")
 
 
 class BalanceFilterSerializer(serializers.Serializer):
