@@ -12,11 +12,13 @@ from django.contrib.auth.models import Group, User
 pytestmark = pytest.mark.django_db
 
 
-# Operations whose success body is a named serializer (the investor reports still answer a plain object).
+# Operations whose success body is a named serializer (every read but the schema itself).
 TYPED = {"users_balance_summary", "staff_accounts_list", "staff_account_detail", "staff_balances_list",
          "staff_alerts_list", "staff_master_signals_list", "staff_master_signal_detail",
          "staff_master_signal_copy_orders", "staff_missed_trades_list", "staff_audit_events_list",
-         "staff_reconciliation_breaks_list"}
+         "staff_reconciliation_breaks_list", "reporting_transactions", "reporting_positions",
+         "reporting_performance", "reporting_reports_list", "reporting_report_detail", "reporting_tax_report",
+         "reporting_fee_statement"}
 
 
 @pytest.fixture
