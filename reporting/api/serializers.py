@@ -179,6 +179,20 @@ class TaxTotalsSerializer(serializers.Serializer):
     unpriced = serializers.IntegerField()
 
 
+class TaxPriceSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    quote = serializers.CharField()
+    price = _decimal()
+    observed_at = serializers.DateTimeField()
+    source = serializers.CharField(help_text="venue, manual, demo, or trade (this account's own trade against cash)")
+
+
+class TaxYearClosedSerializer(serializers.Serializer):
+    closed_at = serializers.DateTimeField()
+    closed_by = serializers.CharField()
+    reason = serializers.CharField()
+
+
 class TaxReportSerializer(serializers.Serializer):
     user_id = serializers.CharField()
     year = serializers.IntegerField()
@@ -188,7 +202,12 @@ class TaxReportSerializer(serializers.Serializer):
     totals_by_term = serializers.DictField(child=TaxTotalsSerializer(), help_text="by holding term")
     flagged = serializers.IntegerField()
     unpriced = serializers.IntegerField()
+    prices = TaxPriceSerializer(many=True, help_text="every USD price the lots used, with its source and time")
     flags = serializers.DictField(child=serializers.CharField(), help_text="what each flag means")
+    closed = TaxYearClosedSerializer(allow_null=True, help_text="the year's close (filed) for this method; null: open")
+    differences = serializers.ListField(child=serializers.DictField(),
+                                        help_text="closed year: what a recomputation today would change")
+    warnings = serializers.ListField(child=serializers.CharField())
 
 
 class ManagementFeesSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.presenters import present_json
 from reporting.reports import report_data
 from reporting.selectors import AccountBooks, fee_statement, positions_view, tax_report, transactions_export
-from reporting.services import ledger_import_csv
+from reporting.services import ledger_import_csv, tax_year_close
 
 CSV = ("occurred_at,kind,venue,asset,amount,counter_asset,counter_amount,fee_asset,fee_amount,external_id\n"
        "2026-01-05T09:00:00Z,deposit,paper,USD,10000,,,,,d-1\n"
@@ -59,3 +59,13 @@ def test_performance_is_the_presented_report_figures(client, investor, period):
     data.pop("journal", None)
     data["metrics"].pop("daily_returns", None)
     _same(client, f"/api/v1/accounts/me/performance?period={period}&date=2026-01-08", data)
+
+
+def test_a_closed_tax_year_is_the_presented_filed_report(client, investor):
+    tax_year_close(actor="staff", account=investor, year=2026, method="fifo", reason="filed",
+                   today=dt.date(2027, 2, 1))
+    ledger_import_csv(actor="test", account=investor, text=CSV.splitlines()[0] + "\n"
+                      "2026-01-08T10:00:00Z,trade,paper,BTC,-0.05,USD,1800,USD,1,t-4\n")  # a late fill
+    tax = tax_report(account=investor, year=2026)
+    assert tax["closed"] and tax["differences"] and tax["warnings"]
+    _same(client, "/api/v1/accounts/me/tax?year=2026", tax)
