@@ -6,7 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from compliance.models import Communication
+from compliance.models import Communication, NotificationPreference
+from compliance.services import PREFERENCE_FIELDS, notification_preferences_update
 from core.admin import ACCOUNT_PAGE_SECTIONS
 from core.admin_actions import reason_action
 from core.errors import ApplicationError
@@ -78,6 +79,17 @@ class CommunicationInline(admin.TabularInline):
         return False
 
 
+class NotificationPreferenceInline(admin.StackedInline):
+    """Which optional messages the account holder gets (saved through compliance's service, audited)."""
+
+    model = NotificationPreference
+    fields = PREFERENCE_FIELDS
+    verbose_name = verbose_name_plural = "notification preferences"
+    can_delete = False
+    extra = 1
+    max_num = 1
+
+
 class AccountAddForm(forms.ModelForm):
     risk_tolerance = forms.ChoiceField(choices=RiskProfile.Tolerance.choices, initial="MEDIUM")
     master = forms.BooleanField(required=False, help_text="Create the MASTER account (only one may exist).")
@@ -104,7 +116,7 @@ class AccountAdmin(admin.ModelAdmin):
                        "created_at", "updated_at", "other_records")
     fields = ("user_id", "kind", "status", "trading_enabled", *ACCOUNT_EDITABLE_FIELDS,
               "initial_capital", "initial_capital_currency", "created_at", "updated_at", "other_records")
-    inlines = [RiskProfileInline, CommunicationInline]
+    inlines = [RiskProfileInline, NotificationPreferenceInline, CommunicationInline]
     actions = [
         reason_action(name="enable_trading", description="Enable trading", service=account_trading_enable,
                       permission="trading_state", reason_required=False),
@@ -199,6 +211,17 @@ class AccountAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         # The admin's change message reads these; the services do the actual writes.
         formset.new_objects, formset.deleted_objects, formset.changed_objects = [], [], []
+        if formset.model is NotificationPreference:
+            for inline_form in formset.forms:
+                if inline_form.has_changed():
+                    prefs = notification_preferences_update(
+                        actor=request.user, account=form.instance,
+                        changes={k: inline_form.cleaned_data[k] for k in PREFERENCE_FIELDS})
+                    if inline_form.instance.pk:
+                        formset.changed_objects.append((prefs, inline_form.changed_data))
+                    else:
+                        formset.new_objects.append(prefs)
+            return None
         if formset.model is not RiskProfile:
             return None  # the communication log is read-only here
         with transaction.atomic():

@@ -74,35 +74,60 @@ def password_reset_link(user) -> str:
                               kwargs={"uidb64": uid, "token": default_token_generator.make_token(user)}))
 
 
+def _invitation_context(*, account, link: str) -> dict:
+    return {"account": account, "username": account.portal_user.get_username(), "link": link,
+            "link_is_url": link.startswith("http"), "days": settings.NIJA_PORTAL_INVITE_DAYS,
+            "login_url": portal_url(reverse("portal-login"))}
+
+
+def _password_reset_context(*, account, link: str) -> dict:
+    return {"account": account, "username": account.portal_user.get_username(), "link": link,
+            "link_is_url": link.startswith("http"), "hours": settings.PASSWORD_RESET_TIMEOUT // 3600}
+
+
+def invitation_subject() -> str:
+    return render_to_string("email/portal_invitation_subject.txt").strip()
+
+
+def password_reset_subject() -> str:
+    return render_to_string("email/portal_password_reset_subject.txt").strip()
+
+
 def invitation_body(*, account, link: str) -> str:
-    return render_to_string("email/portal_invitation.txt", {
-        "account": account, "username": account.portal_user.get_username(), "link": link,
-        "days": settings.NIJA_PORTAL_INVITE_DAYS, "login_url": portal_url(reverse("portal-login")),
-    })
+    return render_to_string("email/portal_invitation.txt", _invitation_context(account=account, link=link))
 
 
 def password_reset_body(*, account, link: str) -> str:
-    return render_to_string("email/portal_password_reset.txt", {
-        "account": account, "username": account.portal_user.get_username(), "link": link,
-        "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
-    })
+    return render_to_string("email/portal_password_reset.txt", _password_reset_context(account=account, link=link))
 
 
-def invitation_email_render(message) -> str:
-    """The invitation e-mail at send time. Only the account's newest invitation gets a link, and
-    only while the login has no password yet, so a late delivery never opens a used login."""
+def _invitation_email(*, account, link: str) -> tuple[str, str]:
+    context = _invitation_context(account=account, link=link)
+    return (render_to_string("email/portal_invitation.txt", context),
+            render_to_string("email/portal_invitation.html", context))
+
+
+def _password_reset_email(*, account, link: str) -> tuple[str, str]:
+    context = _password_reset_context(account=account, link=link)
+    return (render_to_string("email/portal_password_reset.txt", context),
+            render_to_string("email/portal_password_reset.html", context))
+
+
+def invitation_email_render(message) -> tuple[str, str]:
+    """The invitation e-mail (text, HTML) at send time. Only the account's newest invitation gets a
+    link, and only while the login has no password yet, so a late delivery never opens a used login."""
     account = message.account
     user = account.portal_user
     if user is None or user.has_usable_password():
-        return invitation_body(account=account, link="(this invitation was already used; sign in instead)")
+        return _invitation_email(account=account, link="(this invitation was already used; sign in instead)")
     if communication_latest_id(account=account, kind=INVITATION_KIND) != message.id:
-        return invitation_body(account=account, link="(replaced by a newer invitation; use the newest e-mail)")
-    return invitation_body(account=account, link=invitation_link(user))
+        return _invitation_email(account=account, link="(replaced by a newer invitation; use the newest e-mail)")
+    return _invitation_email(account=account, link=invitation_link(user))
 
 
-def password_reset_email_render(message) -> str:
+def password_reset_email_render(message) -> tuple[str, str]:
     account = message.account
     user = account.portal_user
     if user is None or communication_latest_id(account=account, kind=PASSWORD_RESET_KIND) != message.id:
-        return password_reset_body(account=account, link="(replaced by a newer request; use the newest e-mail)")
-    return password_reset_body(account=account, link=password_reset_link(user))
+        return _password_reset_email(account=account, link="(replaced by a newer request; use the newest e-mail)")
+    return _password_reset_email(account=account, link=password_reset_link(user))

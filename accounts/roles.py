@@ -16,6 +16,7 @@ OPERATOR_PERMISSIONS = [
     "copytrading.change_engine_mode",
     "compliance.add_communication",
     "compliance.change_communication",  # follow-ups only (the admin keeps everything else read-only)
+    "compliance.add_notificationpreference",  # notification preferences on the account page
     "compliance.change_notificationpreference",
     "reporting.add_ledgerentry",
     "reporting.change_reconciliationbreak",

@@ -74,6 +74,14 @@ def account_find(*, user_id: str) -> Account | None:
     return Account.objects.select_related("risk_profile").filter(user_id=user_id).first()
 
 
+def account_for_preview(*, preferred_user_id: str = "") -> Account:
+    """An account to show message templates with: `preferred_user_id`, else the first USER account,
+    else an unsaved example (never stored)."""
+    account = (account_find(user_id=preferred_user_id) if preferred_user_id else None) or (
+        Account.objects.select_related("risk_profile").filter(kind=Account.Kind.USER).order_by("id").first())
+    return account or Account(user_id="demo_investor", full_name="Demo Investor", email="demo@example.com")
+
+
 def account_of_portal_user(*, user) -> Account | None:
     """The account a portal login may see as its own, or None."""
     return Account.objects.select_related("risk_profile").filter(portal_user=user).first()

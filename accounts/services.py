@@ -21,6 +21,7 @@ from compliance.services import (
     audit_event_record,
     communication_body_renderer_register,
     communication_record,
+    notification_queue,
     welcome_communication_record,
 )
 from core.actors import Actor, reason_required
@@ -43,8 +44,10 @@ from .portal_links import (
     PASSWORD_RESET_KIND,
     invitation_body,
     invitation_email_render,
+    invitation_subject,
     password_reset_body,
     password_reset_email_render,
+    password_reset_subject,
 )
 from .risk import risk_defaults, risk_values_clean
 
@@ -133,7 +136,7 @@ def account_onboard(
 def _transition(
     *, actor: Actor, account: Account, action: str, reason: str, allowed_from: set[str],
     new_status: str, trading: bool, refuse: Callable[[Account], str | None] | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None, notify: str = "",
 ) -> Account:
     with transaction.atomic():
         locked = _locked(account)
@@ -151,8 +154,11 @@ def _transition(
         for name, value in (extra or {}).items():
             setattr(locked, name, value)
         locked.save(update_fields=["status", "trading_enabled", "updated_at", *(extra or {})])
-        audit_event_record(actor=actor, action=action, target_type="account", target_id=locked.user_id,
-                           reason=reason, before=before, after=locked.snapshot())
+        event = audit_event_record(actor=actor, action=action, target_type="account", target_id=locked.user_id,
+                                   reason=reason, before=before, after=locked.snapshot())
+        if notify:  # one message per change: the change's audit event is its period
+            notification_queue(kind=notify, account=locked, period=f"audit-{event.seq}", actor=actor,
+                               context={"reason": reason})
     account.refresh_from_db()
     return account
 
@@ -164,7 +170,7 @@ def account_trading_enable(*, actor: Actor, account: Account, reason: str = "") 
 
     return _transition(actor=actor, account=account, action="TRADING_ENABLE", reason=(reason or "").strip(),
                        allowed_from={Status.PENDING, Status.ACTIVE, Status.SUSPENDED},
-                       new_status=Status.ACTIVE, trading=True, refuse=refuse)
+                       new_status=Status.ACTIVE, trading=True, refuse=refuse, notify="trading_enabled")
 
 
 def account_trading_disable(*, actor: Actor, account: Account, reason: str) -> Account:
@@ -174,20 +180,24 @@ def account_trading_disable(*, actor: Actor, account: Account, reason: str) -> A
         return None if a.trading_enabled else f"trading is already disabled for {a.user_id}"
 
     return _transition(actor=actor, account=account, action="TRADING_DISABLE", reason=reason,
-                       allowed_from={Status.ACTIVE}, new_status=Status.SUSPENDED, trading=False, refuse=refuse)
+                       allowed_from={Status.ACTIVE}, new_status=Status.SUSPENDED, trading=False, refuse=refuse,
+                       notify="trading_disabled")
 
 
-def account_suspend(*, actor: Actor, account: Account, reason: str) -> Account:
+def account_suspend(*, actor: Actor, account: Account, reason: str, notify: bool = True) -> Account:
+    """`notify=False` when the caller sends its own message about it (the daily loss limit's)."""
     reason = reason_required(reason, "suspend an account")
     return _transition(actor=actor, account=account, action="ACCOUNT_SUSPEND", reason=reason,
-                       allowed_from={Status.PENDING, Status.ACTIVE}, new_status=Status.SUSPENDED, trading=False)
+                       allowed_from={Status.PENDING, Status.ACTIVE}, new_status=Status.SUSPENDED, trading=False,
+                       notify="suspended" if notify else "")
 
 
 def account_reactivate(*, actor: Actor, account: Account, reason: str) -> Account:
     """SUSPENDED back to ACTIVE. Trading stays off until an operator enables it explicitly."""
     reason = reason_required(reason, "reactivate an account")
     return _transition(actor=actor, account=account, action="ACCOUNT_REACTIVATE", reason=reason,
-                       allowed_from={Status.SUSPENDED}, new_status=Status.ACTIVE, trading=False)
+                       allowed_from={Status.SUSPENDED}, new_status=Status.ACTIVE, trading=False,
+                       notify="reactivated")
 
 
 def account_deactivate(*, actor: Actor, account: Account, reason: str) -> Account:
@@ -313,7 +323,7 @@ def portal_invitation_send(*, actor: Actor, account: Account, reset_login: bool 
         user.save()
         message = communication_record(
             actor=actor, account=locked, kind=INVITATION_KIND, channel="email",
-            subject="Your NIJA investor portal login", body=invitation_body(account=locked, link=LINK_PLACEHOLDER))
+            subject=invitation_subject(), body=invitation_body(account=locked, link=LINK_PLACEHOLDER))
         audit_event_record(actor=actor, action="PORTAL_INVITE", target_type="account", target_id=locked.user_id,
                            reason="re-invitation" if reinvite else "invitation",
                            after={"login": user.get_username(), "communication_id": message.id,
@@ -327,7 +337,7 @@ def portal_password_reset_send(*, account: Account) -> None:
     with transaction.atomic():
         communication_record(
             actor="portal", account=account, kind=PASSWORD_RESET_KIND, channel="email",
-            subject="Reset your NIJA investor portal password",
+            subject=password_reset_subject(),
             body=password_reset_body(account=account, link=LINK_PLACEHOLDER))
         audit_event_record(actor="portal", action="PORTAL_PASSWORD_RESET_REQUEST", target_type="account",
                            target_id=account.user_id, reason="requested on the sign-in page")

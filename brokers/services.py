@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
-from compliance.services import audit_event_record
+from compliance.services import audit_event_record, notification_queue
 from core.actors import Actor
 from core.assets import USD_CODES, USD_STABLECOINS
 from core.decimals import format_money, money_round, to_jsonable
@@ -551,16 +551,26 @@ def _snapshot_rows(fetch: CredentialFetch) -> list[BalanceSnapshot]:
     return rows
 
 
-def _alerts_check(account: Account, previous: Decimal | None, current: Decimal, open_kinds: set[str]) -> int:
+def _alerts_check(account: Account, previous: Decimal | None, current: Decimal, open_kinds: set[str],
+                  observed_at: dt.datetime | None = None) -> int:
+    """Open BALANCE_LOW / BALANCE_DROP alerts; each alert opened also tells the account holder, once
+    per alert (the alert is the message's period: while it stays open nothing is sent again)."""
     opened = 0
     risk = getattr(account, "risk_profile", None)
     threshold = risk.low_balance_alert if risk else Decimal("50")
+    read_at = f"{(observed_at or timezone.now()).astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
     if current < threshold:
-        _, created = alert_raise(
-            account=account, kind=Alert.Kind.BALANCE_LOW,
-            message=f"balance {format_money(current)} is below {format_money(threshold)}",
-            details={"total_usd": current, "threshold_usd": threshold},
-        )
+        with transaction.atomic():
+            alert, created = alert_raise(
+                account=account, kind=Alert.Kind.BALANCE_LOW,
+                message=f"balance {format_money(current)} is below {format_money(threshold)}",
+                details={"total_usd": current, "threshold_usd": threshold},
+            )
+            if created:
+                notification_queue(kind="balance_low", account=account, period=f"alert-{alert.pk}",
+                                   actor="system:balance-audit",
+                                   context={"balance": format_money(current), "threshold": format_money(threshold),
+                                            "observed_at": read_at})
         opened += created
     elif Alert.Kind.BALANCE_LOW in open_kinds:
         _alert_auto_resolve(account=account, kind=Alert.Kind.BALANCE_LOW)
@@ -568,12 +578,20 @@ def _alerts_check(account: Account, previous: Decimal | None, current: Decimal, 
     if previous and previous > 0:
         fall = (previous - current) / previous * 100
         if fall >= drop_pct:
-            _, created = alert_raise(
-                account=account, kind=Alert.Kind.BALANCE_DROP,
-                message=f"balance fell {fall.quantize(Decimal('0.1'))}% from {format_money(previous)} "
-                        f"to {format_money(current)}",
-                details={"previous_usd": previous, "current_usd": current, "fall_pct": fall, "threshold_pct": drop_pct},
-            )
+            with transaction.atomic():
+                alert, created = alert_raise(
+                    account=account, kind=Alert.Kind.BALANCE_DROP,
+                    message=f"balance fell {fall.quantize(Decimal('0.1'))}% from {format_money(previous)} "
+                            f"to {format_money(current)}",
+                    details={"previous_usd": previous, "current_usd": current, "fall_pct": fall,
+                             "threshold_pct": drop_pct},
+                )
+                if created:
+                    notification_queue(kind="balance_drop", account=account, period=f"alert-{alert.pk}",
+                                       actor="system:balance-audit",
+                                       context={"previous": format_money(previous), "balance": format_money(current),
+                                                "drop_pct": fall.quantize(Decimal("0.1")), "threshold_pct": drop_pct,
+                                                "observed_at": read_at})
             opened += created
     return opened
 
@@ -645,7 +663,7 @@ def balance_audit_run(
     alerts_opened = 0
     for account_id, total in current.items():
         alerts_opened += _alerts_check(accounts[account_id], previous.get(account_id), total,
-                                       open_alerts.get(account_id, set()))
+                                       open_alerts.get(account_id, set()), observed_at=started)
 
     failures = [
         {"account": accounts[f.account_id].user_id, "venue": f.venue, "error": f.error} for f in fetches if f.error

@@ -47,6 +47,12 @@ class AuditChainHead(models.Model):
         return f"audit chain head #{self.last_seq}"
 
 
+def notification_dedup_key(*, account, kind: str, period: str) -> str:
+    """The key that makes a notification unique: (account id | "staff", kind, period)."""
+    who = f"account-{account.pk}" if account is not None else "staff"
+    return f"{who}|{kind}|{period}"[:200]
+
+
 class Communication(models.Model):
     """The communication log: every message to or from an account holder or to staff, and staff notes.
     A message is a row first (queued), then a worker sends it (sent, or failed with its error and the

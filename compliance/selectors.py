@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from django.db.models import QuerySet
 
 from .chain import GENESIS_HASH, audit_event_hash
-from .models import AuditChainHead, AuditEvent, Communication
+from .models import AuditChainHead, AuditEvent, Communication, notification_dedup_key
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,12 @@ def communication_latest_id(*, account, kind: str) -> int | None:
     """The id of the newest communication of `kind` to `account`, or None."""
     return (Communication.objects.filter(account=account, kind=kind).order_by("-created_at", "-id")
             .values_list("id", flat=True).first())
+
+
+def notification_get(*, account, kind: str, period: str) -> Communication | None:
+    """The notification of `kind` for `period` to the account (None: staff), if it was queued."""
+    return Communication.objects.filter(dedup_key=notification_dedup_key(account=account, kind=kind,
+                                                                         period=period)).first()
 
 
 def communications_for_account(*, account) -> QuerySet[Communication]:

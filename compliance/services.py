@@ -22,7 +22,7 @@ from core.enqueue import task_enqueue
 from core.heartbeats import AUDIT_CHAIN_VERIFY, heartbeat_record
 
 from .chain import audit_event_hash
-from .models import AuditChainHead, AuditEvent, Communication, NotificationPreference
+from .models import AuditChainHead, AuditEvent, Communication, NotificationPreference, notification_dedup_key
 from .selectors import ChainVerification, audit_chain_verify
 
 logger = logging.getLogger("nija.audit")
@@ -152,19 +152,16 @@ def communication_follow_up_set(*, actor: Actor, communication_id: int, due: dt.
 
 # --- notifications: rendered from templates/email/<kind>*, once per (recipient, kind, period) ------------
 
-def notification_dedup_key(*, account, kind: str, period: str) -> str:
-    """The key that makes a notification unique: (account id | "staff", kind, period)."""
-    who = f"account-{account.pk}" if account is not None else "staff"
-    return f"{who}|{kind}|{period}"[:200]
-
-
-def notification_render(*, kind: str, account, period: str, context: dict) -> tuple[str, str, str]:
-    """(subject, text, html) of `kind` from templates/email/<kind>_subject.txt, <kind>.txt, <kind>.html."""
+def notification_render(*, kind: str, account, period: str, context: dict,
+                        template: str = "") -> tuple[str, str, str]:
+    """(subject, text, html) from templates/email/<template>_subject.txt, <template>.txt, <template>.html
+    (`template` defaults to the kind)."""
+    name = template or kind
     full = {**context, "account": account, "period": period,
             "portal_url": settings.NIJA_PORTAL_BASE_URL.rstrip("/") + "/portal/"}
-    subject = re.sub(r"\s+", " ", render_to_string(f"email/{kind}_subject.txt", full)).strip()
-    text = render_to_string(f"email/{kind}.txt", full)
-    html = render_to_string(f"email/{kind}.html", full)
+    subject = re.sub(r"\s+", " ", render_to_string(f"email/{name}_subject.txt", full)).strip()
+    text = render_to_string(f"email/{name}.txt", full)
+    html = render_to_string(f"email/{name}.html", full)
     return subject[:200], text, html
 
 
@@ -232,8 +229,9 @@ def notification_queue(
     *, kind: str, account, period: str, context: dict, actor: Actor = "system",
 ) -> Communication | None:
     """Queue `kind` for the account holder, once per (account, kind, period); the worker sends it after
-    commit. None when that message already exists or the account's preferences turn it off."""
-    if not notification_wanted(account=account, kind=kind):
+    commit. None when that message already exists or the account's preferences turn it off, and for the
+    MASTER account (the operator's own: staff see its alerts in the admin)."""
+    if getattr(account, "is_master", False) or not notification_wanted(account=account, kind=kind):
         return None
     return _notification_create(kind=kind, account=account, period=period, context=context, actor=actor,
                                 recipients=[account.email] if account.email else [],
@@ -312,9 +310,8 @@ def communications_send_due(*, limit: int) -> dict[str, int]:
 
 
 def welcome_communication_record(*, actor: Actor, account) -> None:
-    body = render_to_string("email/welcome.txt", {"account": account})
-    communication_record(actor=actor, account=account, kind="welcome", channel="email",
-                         subject="Welcome to NIJA", body=body)
+    """The welcome e-mail, once per account (templates/email/welcome*)."""
+    notification_queue(kind=Kind.WELCOME, account=account, period="onboarding", context={}, actor=actor)
 
 
 def audit_chain_verification_record() -> ChainVerification:

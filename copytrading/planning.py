@@ -26,14 +26,22 @@ from brokers.clients.base import BrokerError
 from brokers.market_data import venue_markets, venue_price
 from brokers.selectors import credential_rows_active
 from brokers.services import alert_raise
-from compliance.services import audit_event_record
+from compliance.services import audit_event_record, notification_queue
 from core.db import rows_insert
-from core.decimals import format_decimal
+from core.decimals import format_decimal, format_money
 
 from .execution import copy_orders_enqueue
 from .models import CopyOrder, EngineMode, MasterSignal, SkipReason
 from .selectors import BalanceFacts, balances_for_accounts, engine_mode_get, signals_received_before
-from .sizing import CopyPlan, FollowerFacts, MarketFacts, RiskLimits, SignalFacts, copy_plan_compute
+from .sizing import (
+    CopyPlan,
+    FollowerFacts,
+    MarketFacts,
+    RiskLimits,
+    SignalFacts,
+    copy_plan_compute,
+    daily_loss_usage,
+)
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -185,6 +193,7 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
 
     age = max_balance_age()
     orders: list[PlannedOrder] = []
+    loss_usage: dict[int, tuple[Decimal, Decimal]] = {}  # account id -> (loss today, limit), USD
     for account in followers:
         cred = chosen[account.id]
         cs = account.copy_settings
@@ -208,6 +217,10 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
             plan.detail = problem
         orders.append(_order_from_plan(signal=signal, account_id=account.id, credential=cred, plan=plan, mode=mode,
                                        now=now))
+        if not facts.is_exit:
+            usage = daily_loss_usage(account.limits, start_of_day=follower.start_of_day_equity, equity=follower.equity)
+            if usage:
+                loss_usage[account.id] = usage
 
     with transaction.atomic():
         claimed = MasterSignal.objects.filter(pk=signal.pk, status=MasterSignal.Status.RECEIVED).update(
@@ -235,7 +248,14 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
     summary = _summarize(orders)
     breaches = [o for o in orders if o.reason == SkipReason.DAILY_LOSS_LIMIT]
     if breaches:
-        daily_loss_breaches_handle(orders=breaches, accounts=accounts_by_id(ids=[o.account_id for o in breaches]))
+        daily_loss_breaches_handle(orders=breaches, accounts=accounts_by_id(ids=[o.account_id for o in breaches]),
+                                   usage=loss_usage, day=now.date())
+    breached = {o.account_id for o in breaches}
+    warn_share = Decimal(str(settings.NIJA_DAILY_LOSS_WARN_PCT)) / 100
+    approaching = {account_id: usage for account_id, usage in loss_usage.items()
+                   if account_id not in breached and usage[0] >= usage[1] * warn_share}
+    if approaching:
+        daily_loss_warnings_send(usage=approaching, accounts=accounts_by_id(ids=list(approaching)), day=now.date())
     if mode == EngineMode.Mode.OBSERVE and logger.isEnabledFor(logging.INFO):
         # a line per follower: not built (nor the count queried) when nothing would log it
         _log_observe(signal=signal, orders=orders, accounts={a.id: a for a in followers})
@@ -282,9 +302,30 @@ def copy_orders_insert(orders: list[PlannedOrder]) -> None:
     rows_insert(orders, model=CopyOrder)
 
 
-def daily_loss_breaches_handle(*, orders: list[PlannedOrder], accounts: dict[int, Account]) -> None:
+def _loss_context(*, account: Account, usage: tuple[Decimal, Decimal] | None, day: dt.date) -> dict:
+    loss, limit = usage or (None, None)
+    share = (loss / limit * 100).quantize(Decimal("1")) if loss is not None and limit else None
+    return {"day": day.isoformat(), "currency": "USD", "loss": format_money(loss) if loss is not None else "n/a",
+            "limit": format_money(limit) if limit is not None else "n/a", "share_pct": share,
+            "auto_suspend": account.risk_profile.auto_suspend_on_daily_loss}
+
+
+def daily_loss_warnings_send(*, usage: dict[int, tuple[Decimal, Decimal]], accounts: dict[int, Account],
+                             day: dt.date) -> None:
+    """Accounts whose loss today reached NIJA_DAILY_LOSS_WARN_PCT % of their limit (not the limit) get
+    the warning, at most once per UTC day."""
+    for account_id, account_usage in usage.items():
+        account = accounts[account_id]
+        notification_queue(kind="daily_loss_approaching", account=account, period=day.isoformat(),
+                           actor=ENGINE_ACTOR, context=_loss_context(account=account, usage=account_usage, day=day))
+
+
+def daily_loss_breaches_handle(*, orders: list[PlannedOrder], accounts: dict[int, Account],
+                               usage: dict[int, tuple[Decimal, Decimal]] | None = None,
+                               day: dt.date | None = None) -> None:
     """DESIGN.md §6: a breach blocks entries (the skip), raises an alert, and suspends the account
-    when its profile says so; each first breach and each suspension is audited."""
+    when its profile says so; each first breach and each suspension is audited. The account holder
+    gets one "limit reached" message per UTC day, saying whether the account was suspended."""
     for order in orders:
         account = accounts[order.account_id]
         with transaction.atomic():
@@ -295,9 +336,16 @@ def daily_loss_breaches_handle(*, orders: list[PlannedOrder], accounts: dict[int
                 audit_event_record(actor=ENGINE_ACTOR, action="DAILY_LOSS_LIMIT_BREACH", target_type="account",
                                    target_id=account.user_id, reason=order.detail,
                                    after={"signal_id": order.signal_id})
-        if account.risk_profile.auto_suspend_on_daily_loss and account.status == AccountStatus.ACTIVE:
-            account_suspend(actor=ENGINE_ACTOR, account=account,
-                            reason=f"auto-suspended: daily loss limit reached ({order.detail})")
+        suspend = account.risk_profile.auto_suspend_on_daily_loss and account.status == AccountStatus.ACTIVE
+        day = day or timezone.now().date()
+        with transaction.atomic():
+            context = _loss_context(account=account, usage=(usage or {}).get(account.id), day=day)
+            notification_queue(kind="daily_loss_reached", account=account, period=day.isoformat(),
+                               actor=ENGINE_ACTOR, context={**context, "suspended": suspend, "detail": order.detail})
+            if suspend:  # the message above says so: no separate "suspended" message
+                account_suspend(actor=ENGINE_ACTOR, account=account, notify=False,
+                                reason=f"auto-suspended: daily loss limit reached ({order.detail})")
+        if suspend:
             logger.warning("%s suspended: daily loss limit reached (%s)", account.user_id, order.detail)
 
 

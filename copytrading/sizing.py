@@ -140,6 +140,20 @@ def daily_loss_breached(limits: RiskLimits, *, start_of_day: Decimal | None, equ
     return ""
 
 
+def daily_loss_usage(limits: RiskLimits, *, start_of_day: Decimal | None,
+                     equity: Decimal | None) -> tuple[Decimal, Decimal] | None:
+    """(loss today, the tightest daily loss limit) in USD, or None without a reading, a loss or a limit.
+    The limit is breached when loss >= limit (the same rule as daily_loss_breached)."""
+    if start_of_day is None or equity is None or start_of_day - equity <= 0:
+        return None
+    caps = []
+    if limits.max_daily_loss_amount is not None:
+        caps.append(limits.max_daily_loss_amount)
+    if limits.max_daily_loss_pct is not None and start_of_day > 0:
+        caps.append(start_of_day * limits.max_daily_loss_pct / HUNDRED)
+    return (start_of_day - equity, min(caps)) if caps else None
+
+
 def _within_venue_minimum(qty: Decimal, price: Decimal, market: MarketFacts) -> str:
     if qty <= 0:
         return f"quantity rounds to 0 at step {_n(market.amount_step)}"

@@ -8,7 +8,7 @@ import base64
 import segno
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -22,6 +22,7 @@ from security.services import otp_disable, otp_recovery_codes_renew, otp_setup_c
 
 from .admin_site import TWO_FACTOR_PAGE, NijaAdminSite, StaffPage
 from .dashboard import users_page
+from .notification_previews import PREVIEWS, PREVIEWS_BY_KIND, preview_account, preview_render
 
 BALANCES_PER_PAGE = 50
 
@@ -80,10 +81,37 @@ def two_factor_page(request: HttpRequest, *, site: NijaAdminSite) -> HttpRespons
     return TemplateResponse(request, "admin/nija/two_factor.html", context)
 
 
+# The e-mail's own HTML, shown in a frame of the preview page: sandboxed (nothing in it can run or
+# reach the session), its inline styles allowed, framed only by this site.
+EMAIL_PREVIEW_POLICY = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                        "frame-ancestors 'self'")
+
+
+def notification_previews_page(request: HttpRequest, *, site: NijaAdminSite) -> HttpResponse:
+    """Each e-mail template rendered with a demo account's data: subject, text and HTML
+    (`?kind=`; `&format=html` serves the HTML alone, for the page's frame)."""
+    kind = request.GET.get("kind") or PREVIEWS[0].kind
+    if kind not in PREVIEWS_BY_KIND:
+        raise Http404("no such message kind")
+    account = preview_account()
+    subject, text, html = preview_render(kind=kind, account=account)
+    if request.GET.get("format") == "html":
+        response = HttpResponse(html, content_type="text/html; charset=utf-8")
+        response["Content-Security-Policy"] = EMAIL_PREVIEW_POLICY
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return response
+    context = {**site.each_context(request), "title": "Message templates", "previews": PREVIEWS,
+               "current": PREVIEWS_BY_KIND[kind], "account": account, "subject": subject, "text": text}
+    return TemplateResponse(request, "admin/nija/notification_previews.html", context)
+
+
 def staff_pages_register(site: NijaAdminSite) -> None:
     site.register_page(StaffPage(route="users/", name="nija-users", title="Users (dashboard)", view=users_page,
                                  permission="accounts.view_account"))
     site.register_page(StaffPage(route="balances/", name="nija-balances", title="Balances",
                                  view=balances_page, permission="brokers.view_balancesnapshot"))
+    site.register_page(StaffPage(route="notifications/", name="nija-notification-previews",
+                                 title="Message templates (preview)", view=notification_previews_page,
+                                 permission="compliance.view_communication"))
     site.register_page(StaffPage(route="two-factor/", name=TWO_FACTOR_PAGE, title="Two-factor sign-in",
                                  view=two_factor_page, permission=""))

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,7 +22,8 @@ from accounts.choices import AccountStatus
 from accounts.selectors import account_by_id
 from accounts.services import account_offboarding_finish, account_offboarding_start
 from brokers.services import credentials_archive
-from compliance.services import actor_name, audit_event_record, communication_record, staff_notification_queue
+from compliance.selectors import notification_get
+from compliance.services import actor_name, audit_event_record, notification_queue, staff_notification_queue
 from copytrading.closing import (
     DONE_STATUSES,
     OPEN_STATUSES,
@@ -240,14 +240,13 @@ def _deactivate(actor: Actor, offboarding: Offboarding, **_) -> str:
 
 def _notify(actor: Actor, offboarding: Offboarding, **_) -> str:
     account = account_by_id(account_id=offboarding.account_id)
+    period = f"offboarding-{offboarding.pk}"
     with transaction.atomic():
-        # The message and the step commit together: a re-run never sends a second one.
-        message = communication_record(
-            actor=actor, account=account, kind="offboarded", channel="email",
-            subject="Your NIJA account is closed",
-            body=render_to_string("email/offboarded.txt", {"account": account,
-                                                            "lines": offboarding_summary_lines(offboarding)}),
-        )
+        # The message and the step commit together, and the message is unique per offboarding:
+        # a re-run never sends a second one.
+        message = (notification_queue(kind="offboarded", account=account, period=period, actor=actor,
+                                      context={"lines": offboarding_summary_lines(offboarding)})
+                   or notification_get(account=account, kind="offboarded", period=period))
         _step_done(actor=actor, offboarding=offboarding, communication_id=message.pk,
                    details={"communication": message.pk})
     return ""

@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import escape as html_escape
 
+from accounts.choices import AccountStatus
 from accounts.selectors import accounts_in
 from brokers.market_data import venue_price_readers
 from brokers.selectors import balances_for_accounts
-from compliance.services import audit_event_record
+from compliance.services import audit_event_record, notification_queue
 from copytrading.selectors import copy_fills_for_ledger
 from core.actors import Actor, reason_required
 from core.assets import USD_EQUIVALENTS, asset_canonical, asset_code
@@ -731,6 +734,33 @@ def report_generate_with_nav(*, account: Account, period: str, day: dt.date) -> 
     if period == "daily":
         daily_nav_refresh(account=account, through=day)
     return report_generate(account=account, period=period, day=day)
+
+
+# The message each scheduled report sends to the account holder (the preferences decide who gets it).
+REPORT_NOTIFICATIONS = {"daily": "daily_summary", "weekly": "weekly_summary", "monthly": "monthly_update"}
+
+
+def report_notification_queue(*, report: Report):
+    """The daily summary, weekly summary or monthly investor update for a stored report, once per
+    (account, kind, period); nothing for a closed (or closing) account."""
+    kind = REPORT_NOTIFICATIONS.get(report.period)
+    account = report.account
+    if kind is None or account.status in (AccountStatus.INACTIVE, AccountStatus.OFFBOARDING):
+        return None
+    start, end = report.period_start, report.period_end
+    period = {"daily": start.isoformat(), "weekly": f"{start.isoformat()}..{end.isoformat()}",
+              "monthly": f"{start:%Y-%m}"}[report.period]
+    report_url = settings.NIJA_PORTAL_BASE_URL.rstrip("/") + reverse("portal-report", args=[report.pk])
+    context = {"day": start.isoformat(), "start": start.isoformat(), "end": end.isoformat(),
+               "month": f"{start:%B %Y}", "report_text": report.text, "report_url": report_url}
+    return notification_queue(kind=kind, account=account, period=period, context=context, actor="system:reports")
+
+
+def report_generate_scheduled(*, account: Account, period: str, day: dt.date) -> Report:
+    """What beat's report run does per account: the report (with the NAV first), then its message."""
+    report = report_generate_with_nav(account=account, period=period, day=day)
+    report_notification_queue(report=report)  # a re-run regenerates the report, never a second message
+    return report
 
 
 def reports_generate(

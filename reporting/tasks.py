@@ -21,7 +21,7 @@ from .services import (
     fees_accrue,
     ledger_entries_from_copy_fills,
     prices_refresh,
-    report_generate_with_nav,
+    report_generate_scheduled,
 )
 
 logger = logging.getLogger("nija.reporting")
@@ -66,7 +66,7 @@ def report_generate_task(self, account_id: int, period: str, day_iso: str) -> in
     account = account_by_id(account_id=account_id)
     day = _day(day_iso)
     try:
-        return report_generate_with_nav(account=account, period=period, day=day).pk
+        return report_generate_scheduled(account=account, period=period, day=day).pk
     except SoftTimeLimitExceeded:
         logger.warning("%s report of account #%s for %s stopped at its soft time limit (%s s); not stored",
                        period, account_id, day.isoformat(), REPORT_SOFT_TIME_LIMIT)

@@ -358,6 +358,8 @@ NIJA_MAIL_RETRY_BASE_SECONDS = env.int("NIJA_MAIL_RETRY_BASE_SECONDS", default=6
 NIJA_MAIL_RETRY_MAX_SECONDS = env.int("NIJA_MAIL_RETRY_MAX_SECONDS", default=3600)
 NIJA_MAIL_QUEUED_SWEEP_SECONDS = env.int("NIJA_MAIL_QUEUED_SWEEP_SECONDS", default=300)
 NIJA_MAIL_SWEEP_BATCH_SIZE = env.int("NIJA_MAIL_SWEEP_BATCH_SIZE", default=100)
+# The "daily loss limit approaching" warning, once per day, when today's loss reaches this % of the limit.
+NIJA_DAILY_LOSS_WARN_PCT = env("NIJA_DAILY_LOSS_WARN_PCT", default="80")  # a decimal string
 
 # --- NIJA ---------------------------------------------------------------------------------
 NIJA_REQUIRE_SERVICES = env.bool("NIJA_REQUIRE_SERVICES", default=False)

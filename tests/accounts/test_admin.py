@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accounts.models import Account, RiskProfile
 from compliance.models import AuditEvent
+from compliance.services import notification_preferences_get
 
 CHANGELIST = "admin:accounts_account_changelist"
 
@@ -203,3 +204,29 @@ def test_operator_onboards_through_the_add_form(operator_client):
     account = Account.objects.get(user_id="new_investor")
     assert account.status == "PENDING" and account.risk_profile.risk_tolerance == "LOW"
     assert AuditEvent.objects.get(action="USER_CREATE").actor == "olivia"
+
+
+# --- notification preferences (compliance.NotificationPreference, edited on the account page) ----------
+def test_operator_turns_on_the_daily_summary_and_off_balance_alerts(operator_client, make_account):
+    account = make_account("a1")
+    url = reverse("admin:accounts_account_change", args=[account.pk])
+    data = _change_form_post_data(operator_client, url)
+    assert data["notification_preference-0-weekly_summary"] == "on"  # the defaults are shown
+    data["notification_preference-0-daily_summary"] = "on"
+    del data["notification_preference-0-balance_alerts"]
+    response = operator_client.post(url, data)
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    prefs = notification_preferences_get(account=account)
+    assert (prefs.daily_summary, prefs.balance_alerts, prefs.weekly_summary) == (True, False, True)
+    event = AuditEvent.objects.get(action="NOTIFICATION_PREFERENCES_UPDATE", target_id="a1")
+    assert event.after == {"daily_summary": True, "balance_alerts": False}
+    assert event.actor == "olivia"
+
+
+def test_saving_the_page_unchanged_stores_no_preferences(operator_client, make_account):
+    account = make_account("a1")
+    url = reverse("admin:accounts_account_change", args=[account.pk])
+    response = operator_client.post(url, _change_form_post_data(operator_client, url))
+    assert response.status_code == 302
+    assert notification_preferences_get(account=account).pk is None
+    assert not AuditEvent.objects.filter(action="NOTIFICATION_PREFERENCES_UPDATE").exists()

@@ -158,7 +158,7 @@ def test_due_retry_sends_once_the_server_is_back(make_account, settings):
 
 
 def test_sweep_sends_a_queued_message_whose_task_was_lost(make_account, settings):
-    account = make_account("a1")
+    account = make_account("a1", active=False)
     message = notification_queue(kind="suspended", account=account, period="p", context={"reason": "r"})
     # the test's transaction never commits, so the queued task never ran: like a lost task
     assert communications_send_due(limit=10)["tried"] == 0  # too young: its task may still be on its way

@@ -14,7 +14,7 @@ from brokers.clients.markets import markets_cache_clear
 from brokers.models import BalanceSnapshot, BrokerCredential
 from brokers.paper_venue import paper_fund, paper_price_get
 from brokers.services import credential_add
-from copytrading.services import engine_mode_set
+from copytrading.services import engine_mode_set, signal_receive
 
 SECRET = "test-signal-secret"
 
@@ -77,6 +77,15 @@ def world(db, make_account) -> World:
 @pytest.fixture
 def live(db):
     engine_mode_set(actor="test", mode="live", reason="test goes live", confirm_live=True)
+
+
+@pytest.fixture
+def receive(django_capture_on_commit_callbacks):
+    """Receive a signal and run what it queued on commit (Celery is eager in tests)."""
+    def run(**overrides):
+        with django_capture_on_commit_callbacks(execute=True):
+            return signal_receive(source="manual", data=signal_data(**overrides))
+    return run
 
 
 def signal_data(**overrides) -> dict:

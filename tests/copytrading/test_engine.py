@@ -21,21 +21,10 @@ from copytrading.execution import copy_orders_execute
 from copytrading.models import CopyFill, CopyOrder, CopySettings, EngineMode, MasterSignal
 from copytrading.planning import client_order_id_for
 from copytrading.reconciliation import copy_orders_reconcile
-from copytrading.services import copy_settings_update, engine_mode_set, signal_receive
+from copytrading.services import copy_settings_update, engine_mode_set
 from core.errors import ApplicationError
 
-from .conftest import signal_data
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receive(django_capture_on_commit_callbacks):
-    """Receive a signal and run what it queued on commit (Celery is eager in tests)."""
-    def run(**overrides):
-        with django_capture_on_commit_callbacks(execute=True):
-            return signal_receive(source="manual", data=signal_data(**overrides))
-    return run
 
 
 # --- mode -------------------------------------------------------------------------------------

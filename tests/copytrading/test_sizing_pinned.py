@@ -18,6 +18,7 @@ from copytrading.sizing import (
     SignalFacts,
     copy_plan_compute,
     daily_loss_breached,
+    daily_loss_usage,
 )
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
@@ -417,3 +418,28 @@ def test_skips_after_the_price_is_known_carry_the_reference_price():
 def test_a_planned_copy_carries_the_followers_price_as_reference():
     p = plan(market=btc_market(price=D("50200")))
     assert (p.reason, p.reference_price, p.notional) == ("", D("50200"), D("502"))
+
+
+def test_daily_loss_usage_is_the_loss_against_the_tightest_limit():
+    both = RiskLimits(max_position_notional=D("5000"), max_daily_loss_amount=D("200"), max_daily_loss_pct=D("5"))
+    assert daily_loss_usage(both, start_of_day=D("5000"), equity=D("4850")) == (D("150"), D("200"))
+    pct_tighter = RiskLimits(max_position_notional=D("5000"), max_daily_loss_amount=D("400"), max_daily_loss_pct=D("5"))
+    assert daily_loss_usage(pct_tighter, start_of_day=D("5000"), equity=D("4850")) == (D("150"), D("250"))
+    amount_only = RiskLimits(max_position_notional=D("5000"), max_daily_loss_amount=D("400"))
+    assert daily_loss_usage(amount_only, start_of_day=D("0"), equity=D("-10")) == (D("10"), D("400"))
+    pct_only = RiskLimits(max_position_notional=D("5000"), max_daily_loss_pct=D("5"))
+    assert daily_loss_usage(pct_only, start_of_day=D("0"), equity=D("-10")) is None  # no percentage of nothing
+    assert daily_loss_usage(both, start_of_day=D("5000"), equity=D("5000")) is None  # no loss
+    assert daily_loss_usage(both, start_of_day=D("5000"), equity=D("5001")) is None
+    assert daily_loss_usage(both, start_of_day=None, equity=D("1")) is None
+    assert daily_loss_usage(both, start_of_day=D("1"), equity=None) is None
+    no_limit = RiskLimits(max_position_notional=D("5000"))
+    assert daily_loss_usage(no_limit, start_of_day=D("5000"), equity=D("4000")) is None
+
+
+def test_daily_loss_usage_agrees_with_the_breach_rule_at_the_limit():
+    limits = RiskLimits(max_position_notional=D("5000"), max_daily_loss_pct=D("5"))
+    loss, limit = daily_loss_usage(limits, start_of_day=D("5000"), equity=D("4750"))
+    assert loss >= limit and daily_loss_breached(limits, start_of_day=D("5000"), equity=D("4750"))
+    loss, limit = daily_loss_usage(limits, start_of_day=D("5000"), equity=D("4751"))
+    assert loss < limit and not daily_loss_breached(limits, start_of_day=D("5000"), equity=D("4751"))
