@@ -67,7 +67,8 @@ class CommunicationInline(admin.TabularInline):
     """The account's communication log, newest first; entries are added from the log itself."""
 
     model = Communication
-    fields = ("created_at", "kind", "channel", "direction", "subject", "status", "created_by")
+    fields = ("created_at", "category", "kind", "channel", "direction", "subject", "status", "follow_up_due",
+              "follow_up_done", "created_by")
     readonly_fields = fields
     ordering = ("-created_at",)
     extra = 0

@@ -256,6 +256,21 @@ def communication_retry_delay(*, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, settings.NIJA_MAIL_RETRY_MAX_SECONDS))
 
 
+def communication_failure_record(*, communication: Communication, error: str) -> Communication:
+    """A send attempt failed: store the error and, below NIJA_MAIL_MAX_ATTEMPTS, when to try again
+    (exponential backoff); at the maximum the message stays failed."""
+    attempts = communication.attempts
+    retry_at = (timezone.now() + communication_retry_delay(attempts=attempts)
+                if attempts < settings.NIJA_MAIL_MAX_ATTEMPTS else None)
+    Communication.objects.filter(id=communication.pk).update(
+        status=Communication.Status.FAILED, sent_at=None, next_attempt_at=retry_at, error=error[:2000])
+    mail_logger.warning("e-mail %s (%s) to %s failed, attempt %s of %s: %s; %s", communication.pk, communication.kind,
+                        ", ".join(communication.recipients) or "-", attempts, settings.NIJA_MAIL_MAX_ATTEMPTS, error,
+                        f"next attempt at {retry_at:%Y-%m-%d %H:%M:%S}" if retry_at else "giving up")
+    communication.refresh_from_db()
+    return communication
+
+
 def communication_send(*, communication_id: int) -> None:
     """Send one queued e-mail, or a failed one whose next attempt is due; the outcome (sent, or failed
     with its reason and the time of the next attempt) is stored. The row is claimed by compare-and-set
@@ -278,15 +293,7 @@ def communication_send(*, communication_id: int) -> None:
             email.attach_alternative(html, "text/html")
         email.send()
     except Exception as exc:  # noqa: BLE001 - any transport failure is recorded, not raised
-        retry_at = (now + communication_retry_delay(attempts=message.attempts)
-                    if message.attempts < settings.NIJA_MAIL_MAX_ATTEMPTS else None)
-        Communication.objects.filter(id=communication_id).update(
-            status=Communication.Status.FAILED, sent_at=None, next_attempt_at=retry_at,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
-        mail_logger.warning("e-mail %s (%s) to %s failed, attempt %s of %s: %s; %s", communication_id,
-                            message.kind, ", ".join(to), message.attempts, settings.NIJA_MAIL_MAX_ATTEMPTS, exc,
-                            f"next attempt at {retry_at:%Y-%m-%d %H:%M:%S}" if retry_at else "giving up")
+        communication_failure_record(communication=message, error=f"{type(exc).__name__}: {exc}")
         return
     if message.error:
         Communication.objects.filter(id=communication_id).update(error="")

@@ -19,10 +19,12 @@ from accounts.demo import demo_accounts_seed
 from accounts.selectors import accounts_by_user_id
 from brokers.demo import DEMO_FUNDS, demo_brokers_seed
 from brokers.paper_venue import paper_price_get
+from compliance.demo import demo_communications_seed
 from copytrading.demo import demo_copytrading_seed
 
 from .lots import ZERO
 from .models import LedgerEntry, PricePoint
+from .selectors import reports_of_account
 from .services import (
     daily_nav_refresh,
     fee_schedule_set,
@@ -30,6 +32,7 @@ from .services import (
     ledger_entries_write,
     ledger_entry_build,
     report_generate,
+    report_notification_queue,
 )
 
 DEMO_ACTOR = "system:demo"
@@ -159,9 +162,23 @@ def demo_reporting_seed() -> bool:
     return True
 
 
+def demo_communications_with_accounts_seed() -> bool:
+    """The demo communication log (compliance.demo), given the demo accounts; then the monthly investor
+    update for the latest monthly reports, as beat's run on the 1st would send it."""
+    accounts = accounts_by_user_id(user_ids=["daivon_frazier", "tania_gilbert", "marcus_reed"])
+    seeded = demo_communications_seed(accounts=accounts)
+    if seeded:
+        for account in accounts.values():
+            report = reports_of_account(account=account, periods=("monthly",)).defer(None).first()
+            if report is not None:
+                report_notification_queue(report=report)
+    return seeded
+
+
 # Every app's seeder, in dependency order; each is idempotent and returns whether it wrote anything.
 DEMO_SEEDERS: tuple[Callable[[], bool], ...] = (
     demo_accounts_seed, demo_brokers_seed, demo_copytrading_seed, demo_reporting_seed,
+    demo_communications_with_accounts_seed,
 )
 
 
