@@ -3,11 +3,10 @@ and log an inbound call with a follow-up, then mark it done from the log's list.
 375 px."""
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from compliance.models import Communication
 
-from .conftest import admin_login, assert_fits_phone
+from .conftest import admin_login, assert_fits_phone, staff_member
 
 pytestmark = pytest.mark.browser
 
@@ -15,8 +14,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def operator(transactional_db, make_account):
     account = make_account("tania_gilbert", full_name="Tania Gilbert")
-    user = User.objects.create_user("olga", password="browser-test-pw-4", is_staff=True)
-    user.groups.add(Group.objects.get(name="operator"))
+    staff_member("olga", "browser-test-pw-4", group="operator")
     return account
 
 
