@@ -1,7 +1,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 from django.core.management import call_command
@@ -122,8 +121,9 @@ APPENDER = """
 import django, sys, time
 django.setup()
 from compliance.services import audit_event_record
-# Start together so the two processes really contend for the chain head.
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+# Start together so the two processes really contend for the chain head: say ready, wait for go.
+print("ready", flush=True)
+sys.stdin.readline()
 for i in range(int(sys.argv[1])):
     audit_event_record(actor=sys.argv[2], action="CONCURRENCY_TEST", target_type="test", target_id=str(i))
 """
@@ -131,12 +131,18 @@ for i in range(int(sys.argv[1])):
 
 def test_concurrent_appends_from_two_processes_form_one_valid_chain(postgres, transactional_db):
     per_process = 100
-    start_at = str(time.time() + 4)
     procs = [
-        subprocess.Popen([sys.executable, "-c", APPENDER, str(per_process), name, start_at], env=subprocess_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", APPENDER, str(per_process), name], env=subprocess_env(),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for name in ("proc_a", "proc_b")
     ]
+    # A start time fixed in advance was not enough once start-up took longer than the margin under
+    # load: wait until both have set Django up, then release them together.
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     for proc in procs:
         _, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
