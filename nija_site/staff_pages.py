@@ -3,9 +3,6 @@ through the owning apps' selectors and presenters; the two-factor page writes on
 
 from __future__ import annotations
 
-import base64
-
-import segno
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,6 +14,7 @@ from django_otp import login as otp_login
 from brokers.presenters import account_line, summary_lines
 from brokers.selectors import balances_all
 from core.errors import ApplicationError
+from security.presenters import otp_setup_display
 from security.selectors import otp_authenticator, otp_recovery_codes_left, otp_required_for
 from security.services import otp_disable, otp_recovery_codes_renew, otp_setup_confirm, otp_setup_start
 
@@ -75,9 +73,7 @@ def two_factor_page(request: HttpRequest, *, site: NijaAdminSite) -> HttpRespons
                "enabled": authenticator is not None, "codes": codes, "error": error,
                "codes_left": otp_recovery_codes_left(user) if authenticator else 0}
     if authenticator is None:
-        pending = otp_setup_start(user=user)
-        context["qr_data_uri"] = segno.make(pending.config_url, error="m").svg_data_uri(scale=4)
-        context["secret"] = base64.b32encode(pending.bin_key).decode()
+        context.update(otp_setup_display(otp_setup_start(user=user)))
     return TemplateResponse(request, "admin/nija/two_factor.html", context)
 
 

@@ -1,11 +1,8 @@
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.urls import path
 
 from . import views
 from .forms import PortalSignInForm
-
-LOGIN = views.LOGIN_URL
 
 urlpatterns = [
     path("portal/", views.portal_home, name="portal-home"),
@@ -32,10 +29,11 @@ urlpatterns = [
         link_name="portal-login", link_label="Back to sign in"), name="portal-password-reset-sent"),
     path("portal/password/reset/<uidb64>/<token>/", views.PortalPasswordResetConfirmView.as_view(),
          name="portal-password-reset-confirm"),
-    path("portal/password/change/", login_required(views.PortalPasswordChangeView.as_view(), login_url=LOGIN),
+    path("portal/two-factor/", views.portal_two_factor, name="portal-two-factor"),
+    path("portal/password/change/", views.portal_login_required(views.PortalPasswordChangeView.as_view()),
          name="portal-password-change"),
-    path("portal/password/changed/", login_required(views.portal_notice(
+    path("portal/password/changed/", views.portal_login_required(views.portal_notice(
         heading="Password changed", text="Your new password is in use.",
-        link_name="portal-home", link_label="Back to the overview"), login_url=LOGIN),
+        link_name="portal-home", link_label="Back to the overview")),
         name="portal-password-change-done"),
 ]

@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -19,7 +20,8 @@ from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
+from django_otp import login as otp_login
 
 from accounts.portal_links import LINK_PROBLEMS, invitation_tokens
 from accounts.selectors import account_of_portal_user
@@ -52,11 +54,19 @@ from reporting.selectors import (
     transaction_row,
     transactions_export,
 )
-from security.services import login_unlock_on_password_reset
+from security.presenters import otp_setup_display
+from security.selectors import otp_authenticator, otp_recovery_codes_left, otp_state
+from security.services import (
+    login_unlock_on_password_reset,
+    otp_disable,
+    otp_recovery_codes_renew,
+    otp_setup_confirm,
+    otp_setup_start,
+)
 from security.views import PasswordResetRateLimited
 
 from .charts import line_chart
-from .forms import PortalPasswordResetForm
+from .forms import PortalPasswordResetForm, TwoFactorConfirmForm, TwoFactorOffForm
 from .presenters import copy_status, range_figures, risk_sentences
 
 LOGIN_URL = "portal-login"
@@ -73,6 +83,20 @@ PORTAL_NAV = [
     ("portal-statements", "Statements"),
     ("portal-messages", "Messages"),
 ]
+
+
+def portal_login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in, and, for an investor with an authenticator, with its code: a session signed in
+    before two-factor sign-in was turned on (another browser) is signed out and asked again."""
+    checked = login_required(view, login_url=LOGIN_URL)
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated and otp_state(request) == "code":
+            logout(request)
+        return checked(request, *args, **kwargs)
+
+    return guarded
 
 
 def portal_account(request: HttpRequest):
@@ -208,7 +232,7 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     (ApplicationError from the parsing helpers) is a clear 400 page, nothing is changed."""
 
     @require_GET
-    @login_required(login_url=LOGIN_URL)
+    @portal_login_required
     @wraps(view)
     def page(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         account = portal_account(request)
@@ -348,7 +372,7 @@ def portal_trades_csv(request: HttpRequest, account) -> HttpResponse:
 
 
 @require_GET
-@login_required(login_url=LOGIN_URL)
+@portal_login_required
 def portal_report(request: HttpRequest, report_id: int) -> HttpResponse:
     report = report_get(report_id=report_id)
     if report is None:
@@ -388,3 +412,47 @@ def portal_tax_csv(request: HttpRequest, account) -> HttpResponse:
     return response
 
 
+
+
+TWO_FACTOR_OFF_REASON = "turned off by the investor in the portal (password and code given)"
+
+
+@require_http_methods(["GET", "POST"])
+@portal_login_required
+def portal_two_factor(request: HttpRequest) -> HttpResponse:
+    """Turn on (QR code or typed key, then a code from the app), renew the recovery codes of, or turn
+    off (password and a code) the investor's own two-factor sign-in; every change is audited by
+    security.services. Recovery codes are shown once, right after they are made."""
+    user = request.user
+    account = account_of_portal_user(user=user)
+    if account is None:
+        raise Http404("the portal's two-factor page is for investors; staff use the admin's")
+    action = request.POST.get("action") if request.method == "POST" else None
+    confirm_form = TwoFactorConfirmForm(request.POST if action == "confirm" else None)
+    off_form = TwoFactorOffForm(request.POST if action == "disable" else None, request=request)
+    codes: list[str] = []
+    error = ""
+    try:
+        if action == "confirm" and confirm_form.is_valid():
+            device, codes = otp_setup_confirm(user=user, token=confirm_form.cleaned_data["token"])
+            otp_login(request, device)  # this session just gave a good code
+        elif action == "renew":
+            codes = otp_recovery_codes_renew(user=user)
+        elif action == "disable" and off_form.is_valid():
+            otp_disable(actor=user, user=user, reason=TWO_FACTOR_OFF_REASON)
+            return portal_render(request, "portal/message.html", account=account, context={
+                "heading": "Two-factor sign-in is off", "text": "Signing in asks for your password only.",
+                "link_name": "portal-two-factor", "link_label": "Two-factor sign-in"})
+        elif action not in (None, "confirm", "disable"):
+            error = "That action is not available."
+    except ApplicationError as exc:
+        error = exc.message
+    authenticator = otp_authenticator(user)
+    context = {"enabled": authenticator is not None, "codes": codes, "error": error,
+               "confirm_form": confirm_form, "off_form": off_form,
+               "codes_left": otp_recovery_codes_left(user) if authenticator else 0}
+    if authenticator is None:
+        context.update(otp_setup_display(otp_setup_start(user=user)))
+    response = portal_render(request, "portal/two_factor.html", account=account, context=context)
+    response["Cache-Control"] = "no-store"  # the key and the recovery codes are on this page
+    return response

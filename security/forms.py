@@ -1,5 +1,6 @@
-"""The staff sign-in form: password (through authenticate(), so the lockout applies) and, for a
-user with a confirmed authenticator, its 6-digit code or one of their recovery codes."""
+"""Sign-in forms' second factor: for a user with a confirmed authenticator, its 6-digit code or one
+of their recovery codes, after the password (through authenticate(), so the lockout applies). The
+staff sign-in and the investor portal's sign-in are the same form on Django's two login forms."""
 
 from __future__ import annotations
 
@@ -8,27 +9,44 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django_otp import match_token, user_has_device
 
+OTP_TOKEN_HELP = ("The 6-digit code from your authenticator app, or one of your recovery codes. "
+                  "Leave empty if you have not set up two-factor sign-in.")
 
-class StaffSignInForm(AdminAuthenticationForm):
-    otp_token = forms.CharField(
-        label="Authenticator code", required=False, max_length=16,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="The 6-digit code from your authenticator app, or one of your recovery codes. "
-                  "Leave empty if you have not set up two-factor sign-in.",
-    )
+
+def otp_token_field(*, label: str = "Authenticator code", required: bool = False, help_text: str = OTP_TOKEN_HELP):
+    return forms.CharField(
+        label=label, required=required, max_length=16, help_text=help_text,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+
+
+def otp_token_match(*, user, token: str, request):
+    """The device `token` (a current TOTP code or an unused recovery code) belongs to, or None. A
+    wrong or missing code counts as a failed sign-in, so guessing codes meets the same lockout."""
+    token = (token or "").strip().replace(" ", "")
+    device = match_token(user, token) if token else None
+    if device is None:
+        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+    return device
+
+
+class SecondFactorForm(forms.Form):
+    """Put before an AuthenticationForm: its password check, then the code when the user has an
+    authenticator; django_otp marks the session verified when the login completes."""
+
+    otp_token = otp_token_field()
 
     def clean(self):
         cleaned = super().clean()
         user = self.get_user()
         if user is None or not user_has_device(user):
             return cleaned
-        token = (cleaned.get("otp_token") or "").strip().replace(" ", "")
-        device = match_token(user, token) if token else None
+        device = otp_token_match(user=user, token=cleaned.get("otp_token"), request=self.request)
         if device is None:
-            # A wrong code counts as a failed sign-in, so guessing codes meets the same lockout.
-            user_login_failed.send(sender=__name__, credentials={"username": user.get_username()},
-                                   request=self.request)
             raise forms.ValidationError(
                 "Enter the current code from your authenticator app (or a recovery code).", code="otp_invalid")
-        user.otp_device = device  # django_otp marks the session verified when the login completes
+        user.otp_device = device
         return cleaned
+
+
+class StaffSignInForm(SecondFactorForm, AdminAuthenticationForm):
+    pass

@@ -4,6 +4,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import Group, User
 from django.db import connections
 
@@ -79,3 +80,36 @@ def assert_fits_phone(page) -> None:
     page.set_viewport_size({"width": 375, "height": 740})
     page.reload()
     assert_no_overflow(page)
+
+
+# axe-core (bundled by axe-playwright-python, runs offline in the page) fails a page on any violation
+# of serious or critical impact; minor and moderate ones are reported in the message but do not fail.
+AXE_FAILING_IMPACTS = {"serious", "critical"}
+_axe = Axe()
+
+
+def assert_accessible(page, *, widths: tuple[int, ...] = (1280, 375)) -> None:
+    """axe-core finds no serious or critical violation on the page as it is now, at each width
+    (a desktop and a 375 px phone); the viewport is left at the first width."""
+    found = []
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 800})
+        violations = _axe.run(page).response["violations"]
+        for v in violations:
+            if v["impact"] in AXE_FAILING_IMPACTS:
+                where = ", ".join(str(n["target"][0]) for n in v["nodes"][:3])
+                found.append(f"{width}px {v['impact']} {v['id']}: {v['help']} ({where})")
+    page.set_viewport_size({"width": widths[0], "height": 800})
+    assert not found, f"{page.url}: " + "; ".join(found)
+
+
+def assert_accessible_sandboxed(page, url: str) -> None:
+    """assert_accessible for a page served sandboxed without scripts (the stored-report page): axe
+    cannot run there, so it runs in a second tab of the same session that bypasses the page's CSP."""
+    context = page.context.browser.new_context(bypass_csp=True, storage_state=page.context.storage_state())
+    try:
+        other = context.new_page()
+        other.goto(url)
+        assert_accessible(other)
+    finally:
+        context.close()
