@@ -274,6 +274,23 @@ def _difference_text(difference: dict) -> str:
     return f"{difference['what']} {shown(difference['filed'])} -> {shown(difference['recomputed'])}{detail}"
 
 
+TAX_REPORT_CACHE_SECONDS = 24 * 3600
+
+
+def tax_report_computed(*, account: Account, year: int, method: str) -> dict:
+    """tax_report_compute, kept in the cache until the account's ledger or any price changes (the
+    overview's books_version), so the statements page, its CSV and a closed year's comparison with
+    the filed figures compute a year once per change instead of once per request. Filing
+    (tax_year_close) computes afresh."""
+    created = account.created_at.timestamp() if account.created_at else 0
+    key = f"nija:tax:v1:{account.pk}:{created}:{year}:{method}:{books_version(account=account)}"
+    found = cache.get(key)
+    if found is None:
+        found = tax_report_compute(account=account, year=year, method=method)
+        cache.set(key, found, timeout=TAX_REPORT_CACHE_SECONDS)
+    return found
+
+
 def tax_year_close_get(*, account: Account, year: int, method: str) -> TaxYearClose | None:
     return TaxYearClose.objects.filter(account=account, year=year, method=method).first()
 
@@ -283,7 +300,7 @@ def tax_report(*, account: Account, year: int, method: str = "fifo") -> dict:
     warning listing what a recomputation would change), else computed now. The commands, the portal
     and the API all read this."""
     method = method_check(method)
-    recomputed = tax_report_compute(account=account, year=year, method=method)
+    recomputed = tax_report_computed(account=account, year=year, method=method)
     closed = tax_year_close_get(account=account, year=year, method=method)
     if closed is None:
         filed_with = sorted(TaxYearClose.objects.filter(account=account, year=year).values_list("method", flat=True))

@@ -8,10 +8,20 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from accounts.models import Account
 from accounts.services import account_onboard, account_trading_enable
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Derived figures (the overview, tax reports) are cached under keys made of ids and times; test
+    # databases reuse ids and frozen clocks repeat times, so nothing cached may outlive its test.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def _missing(what: str) -> None:
