@@ -55,7 +55,7 @@ from reporting.selectors import (
     transactions_export,
 )
 from security.presenters import otp_setup_display
-from security.selectors import otp_authenticator, otp_recovery_codes_left, otp_state
+from security.selectors import otp_authenticator, otp_pending, otp_recovery_codes_left, otp_state
 from security.services import (
     login_unlock_on_password_reset,
     otp_disable,
@@ -420,7 +420,7 @@ TWO_FACTOR_OFF_REASON = "turned off by the investor in the portal (password and 
 @require_http_methods(["GET", "POST"])
 @portal_login_required
 def portal_two_factor(request: HttpRequest) -> HttpResponse:
-    """Turn on (QR code or typed key, then a code from the app), renew the recovery codes of, or turn
+    """Turn on (start, then the QR code or typed key, then a code from the app), renew the recovery codes of, or turn
     off (password and a code) the investor's own two-factor sign-in; every change is audited by
     security.services. Recovery codes are shown once, right after they are made."""
     user = request.user
@@ -436,6 +436,8 @@ def portal_two_factor(request: HttpRequest) -> HttpResponse:
         if action == "confirm" and confirm_form.is_valid():
             device, codes = otp_setup_confirm(user=user, token=confirm_form.cleaned_data["token"])
             otp_login(request, device)  # this session just gave a good code
+        elif action == "start" and otp_authenticator(user) is None:
+            otp_setup_start(user=user)
         elif action == "renew":
             codes = otp_recovery_codes_renew(user=user)
         elif action == "disable" and off_form.is_valid():
@@ -443,7 +445,7 @@ def portal_two_factor(request: HttpRequest) -> HttpResponse:
             return portal_render(request, "portal/message.html", account=account, context={
                 "heading": "Two-factor sign-in is off", "text": "Signing in asks for your password only.",
                 "link_name": "portal-two-factor", "link_label": "Two-factor sign-in"})
-        elif action not in (None, "confirm", "disable"):
+        elif action not in (None, "confirm", "disable", "start"):
             error = "That action is not available."
     except ApplicationError as exc:
         error = exc.message
@@ -452,7 +454,9 @@ def portal_two_factor(request: HttpRequest) -> HttpResponse:
                "confirm_form": confirm_form, "off_form": off_form,
                "codes_left": otp_recovery_codes_left(user) if authenticator else 0}
     if authenticator is None:
-        context.update(otp_setup_display(otp_setup_start(user=user)))
+        pending = otp_pending(user)  # made by the "start" button: reading this page writes nothing
+        if pending is not None:
+            context.update(otp_setup_display(pending))
     response = portal_render(request, "portal/two_factor.html", account=account, context=context)
     response["Cache-Control"] = "no-store"  # the key and the recovery codes are on this page
     return response

@@ -40,6 +40,11 @@ def otp_authenticator(user) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
+def otp_pending(user) -> TOTPDevice | None:
+    """The user's authenticator waiting to be confirmed with a first code, if setup was started."""
+    return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+
+
 def otp_recovery_codes_left(user) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 

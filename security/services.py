@@ -16,7 +16,7 @@ from compliance.services import audit_event_record
 from core.actors import Actor, reason_required
 from core.errors import ApplicationError
 
-from .selectors import REAUTH_SESSION_KEY, authentication_is_recent, login_failures
+from .selectors import REAUTH_SESSION_KEY, authentication_is_recent, login_failures, otp_pending
 
 
 def login_unlock(*, actor: Actor, username: str, reason: str) -> int:
@@ -57,8 +57,7 @@ RECOVERY_CODES = 10
 def otp_setup_start(*, user) -> TOTPDevice:
     """The user's pending (unconfirmed) authenticator, created once: reloading the setup page keeps
     the same secret, so a code scanned a moment ago still works."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
-    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return otp_pending(user) or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
 
 
 def _recovery_codes_issue(user) -> list[str]:
@@ -72,7 +71,7 @@ def _recovery_codes_issue(user) -> list[str]:
 def otp_setup_confirm(*, user, token: str) -> tuple[TOTPDevice, list[str]]:
     """Confirm the pending authenticator with a code it shows; returns it and fresh recovery codes
     (shown once, stored as given: django-otp compares them directly). Audited."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    device = otp_pending(user)
     if device is None:
         raise ApplicationError("no authenticator is waiting to be confirmed: start the setup again",
                                code="otp_not_started")

@@ -28,7 +28,7 @@ PUBLIC = {"healthz", "portal/login/", "portal/logout/", "admin/login/", "admin/l
           "password-reset/", "password-reset/sent/", "password-reset/<uidb64>/<token>/", "password-reset/complete/"}
 # Portal forms about the signed-in investor's own login: a POST by A answers A (a form with errors),
 # never with anything of B's.
-OWN_FORMS = {"portal/password/change/"}
+OWN_FORMS = {"portal/password/change/", "portal/two-factor/"}
 CSV = ("occurred_at,kind,venue,asset,amount,counter_asset,counter_amount,fee_asset,fee_amount,external_id\n"
        "2026-01-05T09:00:00Z,deposit,paper,USD,10000,,,,,d-1\n")
 

@@ -36,6 +36,8 @@ def test_an_investor_turns_two_factor_on_signs_in_with_a_code_and_turns_it_off(i
     sign_in(page, base + "/portal/login/", "daivon", PASSWORD)
     with page.expect_navigation():
         page.click("header a:text-is('Two-factor sign-in')")
+    with page.expect_navigation():
+        page.click("button:text-is('Set up two-factor sign-in')")
     assert page.locator("img[alt='QR code of your authenticator key']").is_visible()
     assert_accessible(page)
     page.set_viewport_size({"width": 375, "height": 740})

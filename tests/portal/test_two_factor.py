@@ -46,10 +46,12 @@ def _turned_on(user) -> TOTPDevice:
 
 def test_an_investor_turns_it_on_and_sign_in_then_asks_for_the_code(client, login):
     assert _sign_in(client)["Location"] == "/portal/"
-    page = client.get("/portal/two-factor/")
+    first = client.get("/portal/two-factor/")
+    assert "is <strong>off</strong>" in first.content.decode() and not TOTPDevice.objects.exists()  # GET: no write
+    page = client.post("/portal/two-factor/", {"action": "start"})
     body = page.content.decode()
     assert page.status_code == 200 and page["Cache-Control"] == "no-store"
-    assert "is <strong>off</strong>" in body and "data:image/svg+xml" in body
+    assert "data:image/svg+xml" in body
     secret = re.search(r'<code class="secret">([A-Z2-7=]+)</code>', body).group(1)
     assert len(secret) >= 32
     device = TOTPDevice.objects.get(user=login, confirmed=False)
@@ -73,7 +75,7 @@ def test_an_investor_turns_it_on_and_sign_in_then_asks_for_the_code(client, logi
 
 def test_a_wrong_code_at_setup_turns_nothing_on(client, login):
     _sign_in(client)
-    client.get("/portal/two-factor/")
+    client.post("/portal/two-factor/", {"action": "start"})
     device = TOTPDevice.objects.get(user=login, confirmed=False)
     wrong = "000000" if _code(device) != "000000" else "111111"
     page = client.post("/portal/two-factor/", {"action": "confirm", "token": wrong}).content.decode()
@@ -128,7 +130,7 @@ def test_a_session_from_before_it_was_turned_on_must_sign_in_again(client, login
     other = Client()
     _sign_in(other)
     _sign_in(client)
-    client.get("/portal/two-factor/")
+    client.post("/portal/two-factor/", {"action": "start"})
     device = TOTPDevice.objects.get(user=login, confirmed=False)
     client.post("/portal/two-factor/", {"action": "confirm", "token": _code(device)})
     answer = other.get("/portal/trades/")
@@ -145,3 +147,10 @@ def test_an_unknown_action_changes_nothing(client, login):
     page = client.post("/portal/two-factor/", {"action": "nonsense"})
     assert page.status_code == 200 and "That action is not available" in page.content.decode()
     assert not AuditEvent.objects.filter(action__startswith="otp.").exists()
+
+
+def test_a_refused_post_starts_no_setup(client, login):
+    _sign_in(client)
+    page = client.post("/portal/two-factor/", {"action": "confirm", "token": "123456"}).content.decode()
+    assert "start the setup again" in page and "Set up two-factor sign-in" in page
+    assert not TOTPDevice.objects.exists()
