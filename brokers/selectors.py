@@ -116,6 +116,11 @@ def credential_rows_active(*, account_ids) -> list[dict]:
                 .order_by("id").values("id", "account_id", "venue", "is_paper"))
 
 
+def credentials_active_of(*, account) -> list[BrokerCredential]:
+    """One account's ACTIVE credentials, in id order (an unverified, disabled or archived key is absent)."""
+    return list(BrokerCredential.objects.filter(account=account, status=BrokerCredential.Status.ACTIVE).order_by("id"))
+
+
 def credential_find(*, venue: str, label: str = "default", account=None,
                     user_id: str | None = None) -> BrokerCredential | None:
     """The credential of an account (given, or by user_id) for a venue and label, or None."""

@@ -102,10 +102,7 @@ def fees_accrue_task(through_iso: str | None = None, after_id: int = 0) -> int:
 @shared_task
 def ledger_copy_fills_import_task() -> int:
     """Copy-order fills into the ledger (idempotent on the fill's trade id)."""
-    try:
-        return ledger_entries_from_copy_fills(since=timezone.now() - dt.timedelta(days=2))
-    except ImportError:  # the copy engine is not installed in this deployment
-        return 0
+    return ledger_entries_from_copy_fills(since=timezone.now() - dt.timedelta(days=2))
 
 
 @shared_task

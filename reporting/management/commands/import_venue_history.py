@@ -3,6 +3,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.selectors import account_get
 from brokers.clients.base import BrokerError
 from brokers.clients.registry import client_for
+from brokers.selectors import credentials_active_of
 from core.errors import ApplicationError
 from core.management.base import NijaCommand
 from reporting.services import ledger_entries_from_venue
@@ -21,7 +22,7 @@ class Command(NijaCommand):
         since = parse_datetime(opts["since"]) if opts["since"] else None
         if opts["since"] and since is None:
             raise ApplicationError(f"--since '{opts['since']}' is not an ISO 8601 date/time")
-        credentials = list(account.credentials.filter(status="active"))
+        credentials = credentials_active_of(account=account)
         if not credentials:
             raise ApplicationError(f"{account.user_id} has no active venue credential")
         failed = 0
