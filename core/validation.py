@@ -14,12 +14,23 @@ from .decimals import decimal_for_field
 from .errors import ApplicationError
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def text_problem(value: Any, *, field: str, max_length: int | None) -> str:
     """'' when `value` can be stored in a text column of `max_length`, else why not."""
     if not isinstance(value, str):
         return ""
     if "\x00" in value:
         return f"{field} must not contain NUL characters"
+    if not value.isascii() and not _encodable(value):
+        # lone surrogates: what Python makes of bytes that are not UTF-8 (a file, argv); no column holds them
+        return f"{field} is not valid UTF-8 text"
     if max_length is not None and len(value) > max_length:
         return f"{field} is too long ({len(value)} characters; at most {max_length})"
     return ""

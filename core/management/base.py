@@ -13,10 +13,22 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import ApplicationError
 from core.presenters import present_json
+from core.validation import text_problem
+
+
+def text_arguments_check(options: dict[str, Any]) -> None:
+    """Refuse, before anything runs, an argument no column or file can hold: a NUL character, or
+    bytes that are not UTF-8 (Python hands them over as lone surrogates). Found by the command fuzz."""
+    for name, value in options.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            problem = text_problem(item, field=name, max_length=None)
+            if problem:
+                raise CommandError(problem)
 
 
 class NijaCommand(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> Any:
+        text_arguments_check(options)
         try:
             return super().execute(*args, **options)
         except ApplicationError as exc:

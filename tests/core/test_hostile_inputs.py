@@ -154,6 +154,19 @@ def test_report_commands_refuse_impossible_years_and_days(make_account):
     _refused("generate_reports", "--period", "daily", "--date", "9999-12-31", match="after today")
 
 
+# --- found by the command fuzz (tests/core/test_command_fuzz.py) -----------------------------
+@pytest.mark.parametrize(("day", "says"), [("0001-01-01", "is before 2000-01-01"), ("9999-12-31", "after today")])
+def test_track_user_performance_refuses_days_outside_the_bounds(make_account, day, says):
+    make_account("daivon_frazier")
+    _refused("track_user_performance", "daivon_frazier", "--period", "weekly", "--date", day, match=says)
+
+
+@pytest.mark.parametrize("value", ["caf\udce9", "olga\x00"])
+def test_command_arguments_that_no_column_can_hold_are_refused_before_anything_runs(value):
+    _refused("reset_two_factor", value, "--reason", "lost phone", match="username (is not valid UTF-8|must not)")
+    _refused(*ONBOARD[:-1], f"new{value}@example.com", match="email (is not valid UTF-8|must not)")
+
+
 # --- found by the schema fuzz (tests/core/test_api_schema_fuzz.py) ---------------------------
 @pytest.mark.parametrize(("path", "says"), [
     ("/api/v1/accounts/me/fees?from=&to=", "from is empty"),

@@ -1,9 +1,7 @@
-import datetime as dt
-
 from django.utils import timezone
 
 from accounts.selectors import account_get
-from core.dates import day_parse
+from core.dates import day_bounded, day_parse
 from core.management.base import NijaCommand
 from reporting.reports import report_data, report_text
 
@@ -18,9 +16,10 @@ class Command(NijaCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        day = day_parse(opts["date"], name="--date", default=timezone.now().date())
+        # bounded like the API's (found by the command fuzz: 0001-01-01 overflowed, 9999-12-31 computed for ever)
+        day = day_bounded(day_parse(opts["date"], name="--date", default=timezone.now().date()), name="--date")
         account = account_get(user_id=opts["user_id"])
-        data = report_data(account=account, period=opts["period"], day=min(day, dt.date.max))
+        data = report_data(account=account, period=opts["period"], day=day)
         if opts["json"]:
             data.pop("journal", None)
             self.write_json(data)
