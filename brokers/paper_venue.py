@@ -23,6 +23,7 @@ from core.assets import asset_code
 from core.db import rows_insert, rows_select, rows_update
 from core.decimals import round_down_to_step, to_decimal
 from core.errors import ApplicationError
+from core.validation import model_values_check
 
 from .clients.base import (
     AssetBalance,
@@ -163,11 +164,14 @@ def paper_fund(*, credential: BrokerCredential, asset: str, amount: Decimal | st
     value = to_decimal(amount, field="amount")
     if value == 0:
         raise ApplicationError("amount must not be zero")
+    # the columns' limits, before any write (found by the command fuzz: DataError on PostgreSQL)
+    model_values_check(PaperBalance, {"asset": asset, "free": value}, labels={"free": "amount"})
     with transaction.atomic():
         row, _ = PaperBalance.objects.get_or_create(credential=credential, asset=asset)
         row = PaperBalance.objects.select_for_update().get(pk=row.pk)
         if row.free + value < 0:
             raise ApplicationError(f"cannot withdraw {-value} {asset}: only {row.free} free")
+        model_values_check(PaperBalance, {"free": row.free + value}, labels={"free": "the new balance"})
         row.free = row.free + value
         row.save(update_fields=["free"])
     return row.free

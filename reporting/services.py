@@ -29,6 +29,7 @@ from core.actors import Actor, reason_required
 from core.assets import USD_EQUIVALENTS, asset_canonical, asset_code
 from core.decimals import decimal_for_field, format_money, to_decimal, to_jsonable
 from core.errors import ApplicationError
+from core.validation import model_values_check
 
 from .lots import ZERO
 from .models import (
@@ -294,6 +295,9 @@ def ledger_entry_manual_record(
         counter_asset=counter_asset, counter_amount=counter_amount, fee_asset=fee_asset, fee_amount=fee_amount,
         source=LedgerEntry.Source.MANUAL, note=reason, created_by=actor_label or "",
     )
+    # the columns' limits before the write (found by the command fuzz: a long venue was a DataError)
+    model_values_check(LedgerEntry, {name: getattr(entry, name) for name in (
+        "venue", "asset", "counter_asset", "fee_asset", "external_id", "note", "created_by")})
     with transaction.atomic():
         if LedgerEntry.objects.filter(account=account, venue=entry.venue, external_id=entry.external_id).exists():
             raise ApplicationError(f"external_id '{entry.external_id}' is already in the ledger", code="duplicate")

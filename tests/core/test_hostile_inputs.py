@@ -185,3 +185,43 @@ def test_the_schema_refuses_a_format_it_does_not_serve_in_the_error_shape(invest
     response = investor_client.get(f"/api/v1/schema/?format={fmt}")
     assert response.status_code == 400 and "format must be one of json, yaml" in _error(response)["message"]
     assert investor_client.get("/api/v1/schema/?format=json").status_code == 200
+
+
+# --- named in issue 11 §1, one test each (walk of the issue's list) ---------------------------
+LEDGER_HEADER = CSV.splitlines()[0].encode() + b"\n"
+
+
+@pytest.mark.parametrize(("row", "says"), [
+    (b"2026-01-05T09:00:00Z,deposit,paper,USD,10\x00,,,,,d-9\n", "nothing imported"),
+    (b"2026-01-05T09:00:00Z,deposit,paper,caf\xe9,10,,,,,d-9\n", "not UTF-8 text (byte 0xe9 on line 2)"),
+])
+def test_import_ledger_refuses_nul_bytes_and_non_utf8_in_the_csv(make_account, tmp_path, row, says):
+    make_account("daivon_frazier")
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(LEDGER_HEADER + row)
+    assert says in _refused_one_line("import_ledger", "daivon_frazier", "--csv", str(path))
+
+
+def _refused_one_line(*args) -> str:
+    accounts, events = Account.objects.count(), AuditEvent.objects.count()
+    with pytest.raises(CommandError) as refused:
+        call_command(*args, stdout=StringIO(), stderr=StringIO())
+    assert (Account.objects.count(), AuditEvent.objects.count()) == (accounts, events)
+    message = str(refused.value)
+    assert message and "\n" not in message
+    return message
+
+
+def test_amounts_beyond_the_precision_are_refused_by_the_commands(make_account):
+    make_account("daivon_frazier")
+    assert "too large" in _refused_one_line("paper_fund", "daivon_frazier", "--asset", "USD", "--amount", "1e20")
+    assert "too large" in _refused_one_line("record_ledger_entry", "daivon_frazier", "--kind", "deposit",
+                                            "--venue", "paper", "--asset", "USD", "--amount", "1e20",
+                                            "--reason", "fuzz")
+
+
+def test_an_asset_or_venue_longer_than_its_column_is_refused_by_the_commands(make_account):
+    make_account("daivon_frazier")
+    assert "asset" in _refused_one_line("paper_fund", "daivon_frazier", "--asset", "A" * 40, "--amount", "1")
+    assert "venue" in _refused_one_line("record_ledger_entry", "daivon_frazier", "--kind", "deposit",
+                                        "--venue", "v" * 80, "--asset", "USD", "--amount", "1", "--reason", "x")

@@ -23,6 +23,10 @@ class Command(NijaCommand):
             text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise ApplicationError(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:  # found by the command fuzz: a traceback before
+            line = exc.object[:exc.start].count(b"\n") + 1
+            byte = exc.object[exc.start]
+            raise ApplicationError(f"{path}: not UTF-8 text (byte 0x{byte:02x} on line {line})") from None
         try:
             result = ledger_import_csv(
                 actor=self.cli_actor(), account=account, text=text, dry_run=opts["dry_run"], source_name=path,
