@@ -174,7 +174,11 @@ def _structured_read(path: Path) -> Any:
         raise ApplicationError(f"{path.name}: not valid {path.suffix[1:].upper()} ({exc})") from None
     except RecursionError:
         raise ApplicationError(f"{path.name}: nested too deeply") from None
-    if _has_nul(data):
+    try:
+        has_nul = _has_nul(data)
+    except RecursionError:  # a YAML alias that contains itself (a: &a [*a]); found by the command fuzz
+        raise ApplicationError(f"{path.name}: nested too deeply, or a value refers to itself") from None
+    if has_nul:
         raise ApplicationError(f"{path.name}: a value contains a NUL character")
     return data
 

@@ -249,7 +249,7 @@ def test_every_project_command_is_fuzzed_or_skipped_with_a_reason():
 def test_a_command_accepts_or_refuses_in_one_line_and_a_refusal_writes_nothing(name, registry):
     command = load_command_class(get_commands()[name], name)
 
-    @settings(max_examples=5, deadline=None, database=None,
+    @settings(max_examples=5, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(call=command_call(name, registry))
     def run(call):

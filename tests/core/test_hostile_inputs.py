@@ -225,3 +225,10 @@ def test_an_asset_or_venue_longer_than_its_column_is_refused_by_the_commands(mak
     assert "asset" in _refused_one_line("paper_fund", "daivon_frazier", "--asset", "A" * 40, "--amount", "1")
     assert "venue" in _refused_one_line("record_ledger_entry", "daivon_frazier", "--kind", "deposit",
                                         "--venue", "v" * 80, "--asset", "USD", "--amount", "1", "--reason", "x")
+
+
+def test_import_nija_config_refuses_a_yaml_alias_that_contains_itself(tmp_path):
+    users = tmp_path / "config" / "users"
+    users.mkdir(parents=True)
+    (users / "daivon_frazier.yaml").write_bytes(b"a: &a [*a]\n")
+    assert "refers to itself" in _refused_one_line("import_nija_config", "--config-dir", str(tmp_path))
