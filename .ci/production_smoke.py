@@ -228,6 +228,7 @@ def _quiet(name: str, *args: str) -> str:
 def wait_ledger(signal_id: int, quantities: dict[str, Decimal], deadline: float) -> None:
     """Reconciliation (fetches each order's fills) and the ledger import run on the `celery` worker,
     queued through Redis by name as beat would queue them."""
+    # imported here: Django is set up at run time, after the script picks its database (app registry)
     from copytrading.selectors import signal_copy_orders, signal_get
     from core.enqueue import task_enqueue
 

@@ -268,6 +268,7 @@ class StubVenue:
     venue = "paper"
 
     def __init__(self) -> None:
+        # imported here: Django is set up at run time, after the script picks its database (app registry)
         from brokers.clients.base import OrderResult
 
         self.result_cls = OrderResult
@@ -378,6 +379,7 @@ def main() -> None:
     baseline = {int(s) for s in ARGS.baseline.split(",") if s}
     executor = ARGS.executor or ("celery" if ARGS.redis and not ARGS.stub_venue else "inproc")
     if ARGS.stub_venue:
+        # imported here: Django is set up at run time, after the script picks its database (app registry)
         from unittest import mock
 
         from copytrading import execution, planning

@@ -42,6 +42,7 @@ def current_rss_mib() -> float:
 
 def synthetic_rows(n: int, *, seed: int, span: dt.timedelta) -> list:
     """n trade fills over `span`: buys and sells of four assets against USD, USD fees, no oversells."""
+    # imported here: Django is set up at run time, after the script picks its database (app registry)
     from reporting.lots import EntryRow
 
     rng = random.Random(seed)
@@ -72,6 +73,7 @@ def synthetic_rows(n: int, *, seed: int, span: dt.timedelta) -> list:
 
 
 def case_lot_matching(n: int) -> dict:
+    # imported here: Django is set up at run time, after the script picks its database (app registry)
     from reporting.lots import PriceBook, lot_events_from_entries, lots_match
 
     rows = synthetic_rows(n, seed=1, span=dt.timedelta(days=365))
@@ -101,6 +103,7 @@ def case_lot_matching(n: int) -> dict:
 def case_monthly_report(n: int) -> dict:
     from django.core.management import call_command
 
+    # imported here: Django is set up at run time, after the script picks its database (app registry)
     from accounts.services import account_onboard
     from reporting.models import LedgerEntry, Report
     from reporting.services import ledger_entries_write, ledger_entry_build, report_generate
@@ -126,6 +129,7 @@ def case_monthly_report(n: int) -> dict:
     report_s = time.perf_counter() - t
     assert Report.objects.filter(pk=report.pk).exists()
     # Baseline in the same run: just reading the 100k rows out of the database.
+    # imported here: Django is set up at run time, after the script picks its database (app registry)
     from reporting.selectors import ledger_rows
 
     t = time.perf_counter()

@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     args = parser.parse_args()
 
+    # imported here: Django is set up at run time, after the script picks its database (app registry)
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.core.cache import cache
