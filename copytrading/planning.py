@@ -13,38 +13,36 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.choices import AccountStatus
-from accounts.selectors import account_master, accounts_by_id, accounts_copy_followers
-from accounts.services import account_suspend
+from accounts.selectors import account_master, accounts_copy_followers
 from brokers.clients.base import BrokerError
 from brokers.market_data import venue_markets, venue_price
 from brokers.selectors import credential_rows_active
-from brokers.services import alert_raise
-from compliance.services import audit_event_record, notification_queue
 from core.db import rows_insert
-from core.decimals import format_decimal, format_money
+from core.decimals import format_decimal
 
+from .daily_loss import DailyLossBreach, daily_losses_handle
 from .execution import copy_orders_enqueue
 from .models import CopyOrder, EngineMode, MasterSignal, SkipReason
-from .selectors import BalanceFacts, balances_for_accounts, engine_mode_get, signals_received_before
+from .selectors import (
+    BalanceFacts,
+    balances_for_accounts,
+    engine_mode_get,
+    followers_read,
+    signals_received_before,
+)
 from .sizing import (
     CopyPlan,
     FollowerFacts,
     MarketFacts,
-    RiskLimits,
     SignalFacts,
     copy_plan_compute,
     daily_loss_usage,
 )
-
-if TYPE_CHECKING:
-    from accounts.models import Account
 
 logger = logging.getLogger("nija.copytrading")
 
@@ -114,34 +112,6 @@ class PlanSummary:
     by_reason: dict[str, int] | None = None
 
 
-_RISK_FIELDS = ("max_position_notional", "max_position_pct", "max_concurrent_positions", "allowed_instruments",
-                "blocked_instruments",
-                "leverage_limit", "max_daily_loss_amount", "max_daily_loss_pct", "stop_loss_required", "stop_loss_pct",
-                "max_slippage_pct", "min_balance_to_copy")
-_COPY_FIELDS = ("copy_enabled", "sizing_mode", "multiplier", "fixed_notional")
-
-
-def _follower_accounts():
-    return accounts_copy_followers()
-
-
-def _followers() -> list[SimpleNamespace]:
-    """Every ACTIVE account with trading on, with its limits and copy settings, read as plain
-    values in one query (thousands of followers: no model instances)."""
-    rows = (_follower_accounts()
-            .order_by("id").values("id", "user_id", "copy_settings__id",
-                                   *(f"risk_profile__{f}" for f in _RISK_FIELDS),
-                                   *(f"copy_settings__{f}" for f in _COPY_FIELDS)))
-    followers = []
-    for row in rows:
-        risk = SimpleNamespace(**{f: row[f"risk_profile__{f}"] for f in _RISK_FIELDS})
-        copy = (SimpleNamespace(**{f: row[f"copy_settings__{f}"] for f in _COPY_FIELDS})
-                if row["copy_settings__id"] else None)
-        followers.append(SimpleNamespace(id=row["id"], user_id=row["user_id"], limits=RiskLimits.from_profile(risk),
-                                         copy_settings=copy))
-    return followers
-
-
 def _pick_credential(credentials: list, venue: str):
     same = [c for c in credentials if c.venue == venue]
     return (same or credentials or [None])[0]
@@ -164,11 +134,11 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
                     signal.pk, signal.side.upper(), format_decimal(signal.amount), signal.symbol, signal.venue)
         return PlanSummary(by_reason={})
 
-    followers = _followers()
+    followers = followers_read()
     ids = [a.id for a in followers]
     credentials: dict[int, list] = {}
     # a subquery, not the ids: a 5,000-literal IN list costs more to build and parse than the rows
-    for row in credential_rows_active(account_ids=_follower_accounts().values("id")):
+    for row in credential_rows_active(account_ids=accounts_copy_followers().values("id")):
         credentials.setdefault(row["account_id"], []).append(
             SimpleNamespace(pk=row["id"], venue=row["venue"], is_paper=row["is_paper"]))
     master = account_master()
@@ -246,16 +216,9 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
         MasterSignal.objects.filter(pk=signal.pk).update(status=MasterSignal.Status.COMPLETED)
         signal.refresh_from_db()
     summary = _summarize(orders)
-    breaches = [o for o in orders if o.reason == SkipReason.DAILY_LOSS_LIMIT]
-    if breaches:
-        daily_loss_breaches_handle(orders=breaches, accounts=accounts_by_id(ids=[o.account_id for o in breaches]),
-                                   usage=loss_usage, day=now.date())
-    breached = {o.account_id for o in breaches}
-    warn_share = Decimal(str(settings.NIJA_DAILY_LOSS_WARN_PCT)) / 100
-    approaching = {account_id: usage for account_id, usage in loss_usage.items()
-                   if account_id not in breached and usage[0] >= usage[1] * warn_share}
-    if approaching:
-        daily_loss_warnings_send(usage=approaching, accounts=accounts_by_id(ids=list(approaching)), day=now.date())
+    breaches = [DailyLossBreach(account_id=o.account_id, detail=o.detail, signal_id=o.signal_id)
+                for o in orders if o.reason == SkipReason.DAILY_LOSS_LIMIT]
+    daily_losses_handle(breaches=breaches, usage=loss_usage, day=now.date())
     if mode == EngineMode.Mode.OBSERVE and logger.isEnabledFor(logging.INFO):
         # a line per follower: not built (nor the count queried) when nothing would log it
         _log_observe(signal=signal, orders=orders, accounts={a.id: a for a in followers})
@@ -264,9 +227,6 @@ def signal_plan(*, signal: MasterSignal, now: dt.datetime | None = None) -> Plan
                     signal.side.upper(), format_decimal(signal.amount), signal.symbol, signal.venue,
                     summary.planned, summary.skipped, summary.by_reason)
     return summary
-
-
-ENGINE_ACTOR = "system:copy-engine"
 
 
 @dataclass(slots=True)
@@ -300,53 +260,6 @@ def copy_orders_insert(orders: list[PlannedOrder]) -> None:
     """A plan's rows in one statement (COPY on PostgreSQL). bulk_create compiles a statement per
     batch (SQLite's 999-parameter limit makes those ~30 rows) and preps every cell."""
     rows_insert(orders, model=CopyOrder)
-
-
-def _loss_context(*, account: Account, usage: tuple[Decimal, Decimal] | None, day: dt.date) -> dict:
-    loss, limit = usage or (None, None)
-    share = (loss / limit * 100).quantize(Decimal("1")) if loss is not None and limit else None
-    return {"day": day.isoformat(), "currency": "USD", "loss": format_money(loss) if loss is not None else "n/a",
-            "limit": format_money(limit) if limit is not None else "n/a", "share_pct": share,
-            "auto_suspend": account.risk_profile.auto_suspend_on_daily_loss}
-
-
-def daily_loss_warnings_send(*, usage: dict[int, tuple[Decimal, Decimal]], accounts: dict[int, Account],
-                             day: dt.date) -> None:
-    """Accounts whose loss today reached NIJA_DAILY_LOSS_WARN_PCT % of their limit (not the limit) get
-    the warning, at most once per UTC day."""
-    for account_id, account_usage in usage.items():
-        account = accounts[account_id]
-        notification_queue(kind="daily_loss_approaching", account=account, period=day.isoformat(),
-                           actor=ENGINE_ACTOR, context=_loss_context(account=account, usage=account_usage, day=day))
-
-
-def daily_loss_breaches_handle(*, orders: list[PlannedOrder], accounts: dict[int, Account],
-                               usage: dict[int, tuple[Decimal, Decimal]] | None = None,
-                               day: dt.date | None = None) -> None:
-    """DESIGN.md §6: a breach blocks entries (the skip), raises an alert, and suspends the account
-    when its profile says so; each first breach and each suspension is audited. The account holder
-    gets one "limit reached" message per UTC day, saying whether the account was suspended."""
-    for order in orders:
-        account = accounts[order.account_id]
-        with transaction.atomic():
-            _alert, created = alert_raise(account=account, kind="DAILY_LOSS_LIMIT",
-                                          message=f"daily loss limit reached: {order.detail}",
-                                          details={"signal_id": order.signal_id, "detail": order.detail})
-            if created:
-                audit_event_record(actor=ENGINE_ACTOR, action="DAILY_LOSS_LIMIT_BREACH", target_type="account",
-                                   target_id=account.user_id, reason=order.detail,
-                                   after={"signal_id": order.signal_id})
-        suspend = account.risk_profile.auto_suspend_on_daily_loss and account.status == AccountStatus.ACTIVE
-        day = day or timezone.now().date()
-        with transaction.atomic():
-            context = _loss_context(account=account, usage=(usage or {}).get(account.id), day=day)
-            notification_queue(kind="daily_loss_reached", account=account, period=day.isoformat(),
-                               actor=ENGINE_ACTOR, context={**context, "suspended": suspend, "detail": order.detail})
-            if suspend:  # the message above says so: no separate "suspended" message
-                account_suspend(actor=ENGINE_ACTOR, account=account, notify=False,
-                                reason=f"auto-suspended: daily loss limit reached ({order.detail})")
-        if suspend:
-            logger.warning("%s suspended: daily loss limit reached (%s)", account.user_id, order.detail)
 
 
 def _order_from_plan(*, signal: MasterSignal, account_id: int, credential, plan: CopyPlan, mode: str,

@@ -7,16 +7,19 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from accounts.selectors import accounts_copy_followers
 from brokers.selectors import balance_rows_first_ok_since, balance_rows_latest_ok
 from core.assets import CASH_ASSETS  # count toward equity, never toward open positions
 from core.decimals import to_jsonable
 from core.errors import ApplicationError
 
 from .models import CopyFill, CopyOrder, CopySettings, EngineMode, MasterSignal
+from .sizing import RiskLimits
 
 # Holdings worth less than this (USD) are dust, not an open position.
 POSITION_DUST_USD = Decimal("1")
@@ -42,6 +45,33 @@ class BalanceFacts:
     positions: dict[str, Decimal] = field(default_factory=dict)  # asset -> USD value (non-cash, above dust)
     start_of_day_equity: Decimal | None = None
     unpriced_assets: list[str] = field(default_factory=list)
+
+
+_RISK_FIELDS = ("max_position_notional", "max_position_pct", "max_concurrent_positions", "allowed_instruments",
+                "blocked_instruments",
+                "leverage_limit", "max_daily_loss_amount", "max_daily_loss_pct", "stop_loss_required", "stop_loss_pct",
+                "max_slippage_pct", "min_balance_to_copy")
+_COPY_FIELDS = ("copy_enabled", "sizing_mode", "multiplier", "fixed_notional")
+
+
+def followers_read(*, after_id: int = 0, limit: int | None = None) -> list[SimpleNamespace]:
+    """The accounts the engine copies to (ACTIVE USER accounts with trading on), in id order, with
+    their limits and copy settings read as plain values in one query (thousands of followers: no
+    model instances). `after_id`/`limit` read one batch of them (the daily loss watcher)."""
+    rows = (accounts_copy_followers().filter(id__gt=after_id)
+            .order_by("id").values("id", "user_id", "copy_settings__id",
+                                   *(f"risk_profile__{f}" for f in _RISK_FIELDS),
+                                   *(f"copy_settings__{f}" for f in _COPY_FIELDS)))
+    if limit is not None:
+        rows = rows[:limit]
+    followers = []
+    for row in rows:
+        risk = SimpleNamespace(**{f: row[f"risk_profile__{f}"] for f in _RISK_FIELDS})
+        copy = (SimpleNamespace(**{f: row[f"copy_settings__{f}"] for f in _COPY_FIELDS})
+                if row["copy_settings__id"] else None)
+        followers.append(SimpleNamespace(id=row["id"], user_id=row["user_id"], limits=RiskLimits.from_profile(risk),
+                                         copy_settings=copy))
+    return followers
 
 
 _SNAPSHOT_COLUMNS = ("account_id", "venue", "asset", "total", "usd_value", "fetched_at")

@@ -7,9 +7,11 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 
 from core.locks import task_lock
 
+from .daily_loss import daily_losses_watch
 from .execution import copy_orders_execute
 from .planning import signal_plan, signals_plan_pending
 from .reconciliation import copy_orders_reconcile, master_fills_poll
@@ -83,3 +85,30 @@ def signal_plan_task(signal_id: int) -> dict:
 def signals_plan_pending_task() -> dict:
     report = signals_plan_pending()
     return {"planned": report.planned, "errors": report.errors}
+
+
+# Beat starts the watcher every 5 minutes, after the balance audits; a batch holds the lock, which
+# outlives the task's hard time limit (the project default) so a killed worker frees it for the next.
+DAILY_LOSS_WATCH_LOCK = "copytrading-daily-loss-watch"
+DAILY_LOSS_WATCH_LOCK_TTL = settings.CELERY_TASK_TIME_LIMIT + 60
+
+
+@shared_task(name="copytrading.tasks.daily_losses_watch_task", ignore_result=True)
+def daily_losses_watch_task(after_id: int = 0) -> dict:
+    """One batch of NIJA_TASK_BATCH_SIZE copy followers after `after_id` against their daily loss
+    limits (a loss between signals), then the next batch is queued. Never two batches at once: a run
+    that finds the lock taken does nothing (beat comes again in 5 minutes; the messages are once per
+    UTC day whoever sends them)."""
+    with task_lock(DAILY_LOSS_WATCH_LOCK, ttl_seconds=DAILY_LOSS_WATCH_LOCK_TTL) as taken:
+        if not taken:
+            logger.info("daily loss watch already running; this run does nothing")
+            return {"skipped": "already running"}
+        report = daily_losses_watch(after_id=int(after_id), limit=max(1, int(settings.NIJA_TASK_BATCH_SIZE)))
+    if report.skipped:
+        logger.info("daily loss watch: %s of %s accounts not judged: %s", len(report.skipped), report.accounts,
+                    ", ".join(f"{user_id} ({reason})" for user_id, reason in sorted(report.skipped.items())[:50]))
+    # After commit and outside the lock, so the next batch (run at once when eager) can take it.
+    if report.next_after_id is not None:
+        next_after = report.next_after_id
+        transaction.on_commit(lambda: daily_losses_watch_task.delay(after_id=next_after))
+    return report.as_dict()

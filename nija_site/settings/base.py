@@ -266,6 +266,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "brokers.tasks.balance_audit_task",
         "schedule": crontab(minute="*/5"),
     },
+    # A loss between master signals (the market moved): the daily loss limit's warning, alert and
+    # auto-suspension, two minutes after each balance audit starts so it reads that audit's snapshots.
+    "copytrading-watch-daily-losses": {
+        "task": "copytrading.tasks.daily_losses_watch_task",
+        "schedule": crontab(minute="2-59/5"),
+        "options": {"expires": 240},
+    },
     "brokers-erase-archived-credentials": {
         "task": "brokers.tasks.credentials_archived_erase_task",
         "schedule": crontab(minute=40, hour=3),
