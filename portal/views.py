@@ -298,7 +298,7 @@ def portal_positions(request: HttpRequest, account) -> HttpResponse:
         for p in overview["positions"]
     ]
     return portal_render(request, "portal/positions.html", account=account, context={
-        "positions": positions, "missing_prices": overview.get("missing_prices", [])})
+        "positions": positions, "missing_prices": overview.get("missing_prices", []), "overview": overview})
 
 
 def paginate(request: HttpRequest, queryset, *, per_page: int = PAGE_SIZE):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, QuerySet, Sum
+from django.utils import timezone
 
 from copytrading.selectors import entry_stop_prices
 from core.assets import USD_EQUIVALENTS, asset_canonical, asset_code, symbol_base
@@ -45,6 +46,7 @@ from .models import (
     Report,
     TaxYearClose,
 )
+from .overview_store import overview_latest, overview_latest_store, overview_refresh_queue
 from .performance import NavDay, day_end, drawdown_curve, nav_series, period_metrics, trade_statistics
 
 if TYPE_CHECKING:
@@ -723,25 +725,68 @@ def books_version(*, account: Account) -> str:
     return f"{ledger['n']}.{ledger['last']}.{stamp}.{price}"
 
 
-def account_overview(*, account: Account, today: dt.date | None = None) -> dict:
-    """What the investor overview shows, computed from the whole ledger (the same AccountBooks and
-    period_metrics as the reports and `track_user_performance`) and cached until the ledger or a
-    price changes, so a long history costs one computation, not one per page view. Per range: TWR,
-    P&L, drawdown and trade statistics; the NAV curve (unit NAV too); open positions; today's P&L."""
-    today = today or dt.datetime.now(dt.UTC).date()
-    created = account.created_at.timestamp() if account.created_at else 0
-    key = f"nija:overview:v1:{account.pk}:{created}:{books_version(account=account)}:{today.isoformat()}"
-    found = cache.get(key)
-    if found is None:
-        found = _account_overview_compute(account=account, today=today)
-        cache.set(key, found, timeout=OVERVIEW_CACHE_SECONDS)
-    return found
+def overview_version(*, account: Account, today: dt.date) -> str:
+    """What an overview is computed from: the account's books and the day its figures run to."""
+    return f"{books_version(account=account)}:{today.isoformat()}"
 
 
-OVERVIEW_CACHE_SECONDS = 24 * 3600
+def _account_created(account: Account) -> float:
+    return account.created_at.timestamp() if account.created_at else 0
 
 
-def _account_overview_compute(*, account: Account, today: dt.date) -> dict:
+def account_overview(*, account: Account) -> dict:
+    """What the investor overview shows, through the current UTC day, computed from the whole ledger
+    (the same AccountBooks and period_metrics as the reports and `track_user_performance`). Per
+    range: TWR, P&L, drawdown and trade statistics; the NAV curve (unit NAV too); open positions;
+    today's P&L. Plus `computed_at` (when the figures were computed) and `updating`.
+
+    Never cold after the first time: a worker recomputes the figures after every ledger change
+    (reporting.services.account_overview_refresh) and keeps the latest computation. If it is of the
+    books as they stand now, it is served (`updating` False). If they moved since (a price, a ledger
+    write not refreshed yet, a new day), the latest figures are served with their time, `updating`
+    True, and a refresh is queued. Computed here only when nothing was ever computed for the account."""
+    today = dt.datetime.now(dt.UTC).date()
+    created = _account_created(account)
+    version = overview_version(account=account, today=today)
+    latest = overview_latest(account_id=account.pk, created=created)
+    if latest is not None and latest["version"] != version:
+        overview_refresh_queue(account_id=account.pk)
+        # A refresh that ran at once (eager tasks, outside a transaction) has stored the figures already.
+        latest = overview_latest(account_id=account.pk, created=created)
+    if latest is None:
+        latest = _overview_compute_keep(account=account, created=created, version=version, today=today)
+    return {**latest["overview"], "computed_at": latest["computed_at"], "updating": latest["version"] != version}
+
+
+def account_overview_compute_keep(*, account: Account) -> tuple[str, bool]:
+    """Compute and keep the overview of the account's books as they stand now, unless the latest
+    computation is of them already: (the version it is of, whether it computed)."""
+    today = dt.datetime.now(dt.UTC).date()
+    created = _account_created(account)
+    version = overview_version(account=account, today=today)
+    latest = overview_latest(account_id=account.pk, created=created)
+    if latest is not None and latest["version"] == version:
+        return version, False
+    _overview_compute_keep(account=account, created=created, version=version, today=today)
+    return version, True
+
+
+def account_overview_current(*, account: Account) -> str:
+    """The version of the account's books now (two indexed aggregates): compare with what
+    account_overview_compute_keep returned to know whether they moved."""
+    return overview_version(account=account, today=dt.datetime.now(dt.UTC).date())
+
+
+def _overview_compute_keep(*, account: Account, created: float, version: str, today: dt.date) -> dict:
+    # `version` was read before the books are, so the figures kept under it are never older than it says.
+    computed_at = timezone.now()
+    overview = account_overview_compute(account=account, today=today)
+    overview_latest_store(account_id=account.pk, created=created, version=version, computed_at=computed_at,
+                          overview=overview)
+    return {"version": version, "computed_at": computed_at, "overview": overview}
+
+
+def account_overview_compute(*, account: Account, today: dt.date) -> dict:
     books = AccountBooks(account=account, until=day_end(today), end_day=today)
     series = books.series
     if not series:

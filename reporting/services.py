@@ -43,12 +43,15 @@ from .models import (
     Report,
     TaxYearClose,
 )
+from .overview_store import overview_refresh_claim, overview_refresh_queue, overview_refresh_release
 from .performance import day_end
 from .reports import report_data, report_html, report_text, report_window
 from .selectors import (
     LEDGER_CSV_COLUMNS,
     AccountBooks,
     account_ids_with_ledger,
+    account_overview_compute_keep,
+    account_overview_current,
     fee_report,
     fee_statement,
     ledger_venue_quantities,
@@ -225,7 +228,17 @@ def ledger_entries_write(*, account: Account, entries: list[LedgerEntry], dry_ru
         with transaction.atomic():
             LedgerEntry.objects.bulk_create(new, batch_size=2000)
             _ledger_prices_record(new)
+            ledger_changed(account=account)
     return result
+
+
+def ledger_changed(*, account: Account) -> None:
+    """What follows any write to an account's ledger, once it commits: the investor overview is
+    computed again in the background (one refresh per burst), so the portal shows it warm. Only for
+    an account with a portal login: nobody else reads the overview often enough to keep it warm
+    (staff opening one with ?user_id= pay one computation, then it refreshes on their views)."""
+    if account.portal_user_id:
+        overview_refresh_queue(account_id=account.pk)
 
 
 def ledger_import_csv(
@@ -303,6 +316,7 @@ def ledger_entry_manual_record(
             raise ApplicationError(f"external_id '{entry.external_id}' is already in the ledger", code="duplicate")
         entry.save()
         _ledger_prices_record([entry])
+        ledger_changed(account=account)
         audit_event_record(
             actor=actor, action="ledger.manual_entry", target_type="account", target_id=account.user_id,
             reason=reason, after=ledger_entry_snapshot(entry),
@@ -530,6 +544,33 @@ def prices_refresh(*, clients: Iterable[Any] | None = None) -> dict[str, str]:
 def _venue_clients() -> list[Any]:
     """One public market data reader per venue in use (brokers.market_data)."""
     return venue_price_readers()
+
+
+# --- investor overview ----------------------------------------------------------------------
+# Passes of one refresh at most: books that keep moving are left to the next write's refresh (or
+# the next view), never chased for ever.
+OVERVIEW_REFRESH_PASSES = 3
+
+
+def account_overview_refresh(*, account: Account) -> int:
+    """Compute and keep the account's investor overview for its books as they stand (the worker's
+    side of reporting.selectors.account_overview). The refresh marker was taken when this was
+    queued: while it is held no other refresh is queued, so writes during the computation are
+    caught here instead: if the books moved meanwhile, compute again (at most
+    OVERVIEW_REFRESH_PASSES times). The marker is released before the last look at the books, so a
+    write committed after that look queues a refresh of its own. Returns the computations made."""
+    computed = 0
+    for attempt in range(1, OVERVIEW_REFRESH_PASSES + 1):
+        try:
+            seen, did = account_overview_compute_keep(account=account)
+            computed += did
+        finally:
+            overview_refresh_release(account_id=account.pk)
+        if attempt == OVERVIEW_REFRESH_PASSES or account_overview_current(account=account) == seen:
+            break
+        if not overview_refresh_claim(account_id=account.pk):
+            break  # a write after the release queued its own refresh
+    return computed
 
 
 # --- tax years ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 
 from accounts.models import Account
@@ -19,9 +19,11 @@ from accounts.services import account_onboard, account_trading_enable
 def _fresh_cache():
     # Derived figures (the overview, tax reports) are cached under keys made of ids and times; test
     # databases reuse ids and frozen clocks repeat times, so nothing cached may outlive its test.
-    cache.clear()
+    for store in (cache, caches["overview"]):
+        store.clear()
     yield
-    cache.clear()
+    for store in (cache, caches["overview"]):
+        store.clear()
 
 
 def _missing(what: str) -> None:

@@ -234,9 +234,18 @@ else:
     for _folder in ("queue", "processed", "control"):
         (CELERY_QUEUE_DIR / _folder).mkdir(parents=True, exist_ok=True)
 # Throttle counters must be shared by every web process: Redis when there is one.
+# "overview": the investor overview's figures, computed by a worker and read by the web process, so
+# it must be shared by both: Redis, or without it a folder (the embedded mode runs on one machine).
+NIJA_OVERVIEW_CACHE_DIR = Path(env("NIJA_OVERVIEW_CACHE_DIR", default="") or VAR_DIR / "cache" / "overview")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                          "KEY_PREFIX": "nija"}}
+                          "KEY_PREFIX": "nija"},
+              "overview": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                           "KEY_PREFIX": "nija-overview"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+              "overview": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                           "LOCATION": str(NIJA_OVERVIEW_CACHE_DIR), "OPTIONS": {"MAX_ENTRIES": 5000}}}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again

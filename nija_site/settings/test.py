@@ -29,7 +29,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # Throttle counters per test process, not in the shared Redis (parallel test processes would count
 # each other's requests); rates high enough that only the throttle tests, which set their own, meet them.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+          "overview": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "overview"}}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {  # noqa: F405
     "user": "100000/min", "address": "100000/min", "signal_source": "100000/min", "refused_anonymous": "100000/min",
     "password_reset_address": "100000/min", "password_reset_email": "100000/min"}}

@@ -23,6 +23,15 @@ def when(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 @register.filter
+def as_of(value: dt.datetime | None) -> str:
+    """A recent moment, as `when`: the time alone if it is today (the investor's day), else with its day."""
+    if value is None:
+        return "n/a"
+    today = timezone.localtime(value).date() == timezone.localtime().date()
+    return when(value, "%H:%M" if today else "%Y-%m-%d %H:%M")
+
+
+@register.filter
 def signed_class(value) -> str:
     """CSS class for a signed figure: pos, neg or nothing (None and zero)."""
     if value is None:

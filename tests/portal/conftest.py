@@ -5,20 +5,11 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 
 from reporting.services import ledger_import_csv, price_point_record
 from tests.brokers.conftest import _fresh_client_cache, paper_credential  # noqa: F401 - fixtures shared here
 
 HEADER = "occurred_at,kind,venue,asset,amount,counter_asset,counter_amount,fee_asset,fee_amount,external_id\n"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_overview_cache():
-    # Test databases reuse ids: an overview cached by one test must never answer another.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def ledger_csv(trades: int, *, day: dt.date) -> str:
