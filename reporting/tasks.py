@@ -93,6 +93,8 @@ def account_overview_refresh_task(account_id: int) -> int | None:
 
 @shared_task
 def prices_refresh_task() -> dict:
+    """New venue prices. It queues no overview refresh: a price changes every account's books at once,
+    so each overview view refreshes its own account instead (README, Portal)."""
     result = prices_refresh()
     for asset, outcome in result.items():
         if outcome.startswith("error"):

@@ -196,6 +196,8 @@ FUNCTION_LEVEL_IMPORTS = {
         "tasks imports the models, which exist only once the app registry is loaded",
     ("copytrading/apps.py", "ready", "copytrading.tasks"):
         "tasks imports the models, which exist only once the app registry is loaded",
+    ("reporting/apps.py", "ready", "reporting.tasks"):
+        "tasks imports the models, which exist only once the app registry is loaded",
     ("nija_site/apps.py", "ready", "nija_site.staff_pages"):
         "the staff pages import the models, which exist only once the app registry is loaded",
     ("security/apps.py", "ready", "security.services"):
