@@ -1,6 +1,7 @@
 """What the staff preview page (/admin/notifications/) renders: every e-mail template with a demo
 account's data. The figures are the account's own where it has them (its latest stored reports),
-illustrative otherwise; nothing here is sent or stored."""
+illustrative otherwise; the staff summary of the daily compliance check shows the latest stored daily
+run, or an example run built in memory. Nothing here is sent or stored."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from accounts.selectors import account_for_preview
 from compliance.services import notification_render
+from operations.services import compliance_run_preview
 from reporting.selectors import reports_of_account
 
 DEMO_USER_ID = "tania_gilbert"  # the demo's investor (reporting.demo); any USER account otherwise
@@ -23,6 +25,7 @@ class Preview:
     kind: str
     title: str
     template: str  # templates/email/<template>_subject.txt, .txt, .html
+    staff: bool = False  # sent to NIJA_STAFF_ALERT_EMAILS, not to the account holder
 
 
 PREVIEWS: tuple[Preview, ...] = (
@@ -41,6 +44,7 @@ PREVIEWS: tuple[Preview, ...] = (
     Preview("daily_summary", "Daily summary (opt-in)", "daily_summary"),
     Preview("weekly_summary", "Weekly summary (Mondays)", "weekly_summary"),
     Preview("monthly_update", "Monthly investor update (1st of the month)", "monthly_update"),
+    Preview("compliance_run", "Daily compliance check summary (staff)", "compliance_run", staff=True),
 )
 PREVIEWS_BY_KIND = {p.kind: p for p in PREVIEWS}
 
@@ -62,6 +66,8 @@ def _report_texts(account) -> dict[str, tuple[str, dt.date, dt.date, int | None]
 
 
 def preview_context(*, kind: str, account) -> dict:
+    if kind == "compliance_run":
+        return compliance_run_preview(account=account)[0]
     today = timezone.now().date()
     reports = _report_texts(account)
     daily = reports.get("daily", (SAMPLE_REPORT_TEXT, today - dt.timedelta(days=1), today - dt.timedelta(days=1), 0))
@@ -95,5 +101,10 @@ def preview_context(*, kind: str, account) -> dict:
 def preview_render(*, kind: str, account) -> tuple[str, str, str]:
     """(subject, text, html) of the template for `kind` with the demo data."""
     preview = PREVIEWS_BY_KIND[kind]
-    return notification_render(kind=kind, account=account, period="preview", template=preview.template,
-                               context=preview_context(kind=kind, account=account))
+    return notification_render(kind=kind, account=None if preview.staff else account, period="preview",
+                               template=preview.template, context=preview_context(kind=kind, account=account))
+
+
+def preview_source(*, kind: str, account) -> str:
+    """What a staff message's preview shows ('' for the account holder's messages: the account's data)."""
+    return compliance_run_preview(account=account)[1] if kind == "compliance_run" else ""

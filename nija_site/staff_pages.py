@@ -20,7 +20,7 @@ from security.services import otp_disable, otp_recovery_codes_renew, otp_setup_c
 
 from .admin_site import TWO_FACTOR_PAGE, NijaAdminSite, StaffPage
 from .dashboard import users_page
-from .notification_previews import PREVIEWS, PREVIEWS_BY_KIND, preview_account, preview_render
+from .notification_previews import PREVIEWS, PREVIEWS_BY_KIND, preview_account, preview_render, preview_source
 
 BALANCES_PER_PAGE = 50
 
@@ -97,7 +97,8 @@ def notification_previews_page(request: HttpRequest, *, site: NijaAdminSite) -> 
         response["X-Frame-Options"] = "SAMEORIGIN"
         return response
     context = {**site.each_context(request), "title": "Message templates", "previews": PREVIEWS,
-               "current": PREVIEWS_BY_KIND[kind], "account": account, "subject": subject, "text": text}
+               "current": PREVIEWS_BY_KIND[kind], "account": account, "subject": subject, "text": text,
+               "source": preview_source(kind=kind, account=account)}
     return TemplateResponse(request, "admin/nija/notification_previews.html", context)
 
 

@@ -42,8 +42,8 @@ from core.locks import task_lock
 from reporting.services import final_report_generate
 
 from .checks import CHECKS, Found
-from .models import ComplianceFinding, ComplianceRun, Offboarding
-from .selectors import findings_current_of_kinds, findings_of_run, offboardings_unfinished
+from .models import ComplianceFinding, ComplianceRun, FindingKind, Offboarding
+from .selectors import compliance_runs_latest, findings_current_of_kinds, findings_of_run, offboardings_unfinished
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -432,21 +432,63 @@ NOTIFY_FINDINGS_MAX = 20
 def compliance_run_notify(*, run: ComplianceRun, actor: Actor = COMPLIANCE_ACTOR) -> None:
     """The run's summary to staff through the communication log (templates/email/compliance_run*),
     once per kind and UTC day: a second run the same day adds no second e-mail."""
-    new = [f for f in findings_of_run(run=run) if f.first_run_id == run.pk]
     period = f"{run.kind}-{run.started_at:%Y-%m-%d}"
-    context = {
-        "run": {**compliance_run_summary(run), "kind_label": run.get_kind_display()},
-        "failed": [(name, v["error"]) for name, v in run.summary.items() if v["error"]],
-        "findings": [{"id": f.pk, "kind": f.kind, "account": f.account.user_id if f.account_id else "",
-                      "summary": f.summary} for f in new[:NOTIFY_FINDINGS_MAX]],
-        "more": max(0, len(new) - NOTIFY_FINDINGS_MAX),
-        "findings_url": settings.NIJA_PORTAL_BASE_URL.rstrip("/") + reverse(
-            "admin:operations_compliancefinding_changelist") + "?status__exact=open",
-    }
+    context = compliance_run_notification_context(run=run, new_findings=compliance_run_new_findings(run))
     communication = staff_notification_queue(kind="compliance_run", period=period, context=context, actor=actor)
     if communication is not None:
         run.communication_ids = [*run.communication_ids, communication.pk]
         run.save(update_fields=["communication_ids"])
+
+
+def compliance_run_new_findings(run: ComplianceRun) -> list[ComplianceFinding]:
+    """The findings this run saw for the first time."""
+    return [f for f in findings_of_run(run=run) if f.first_run_id == run.pk]
+
+
+def compliance_run_notification_context(*, run: ComplianceRun, new_findings: list[ComplianceFinding]) -> dict:
+    """The staff e-mail's template context for `run` (templates/email/compliance_run*). Reads only
+    the objects given, so the preview page builds it for an example run that is never saved."""
+    return {
+        "run": {**compliance_run_summary(run), "kind_label": run.get_kind_display()},
+        "failed": [(name, v["error"]) for name, v in run.summary.items() if v["error"]],
+        "findings": [{"id": f.pk, "kind": f.kind, "account": f.account.user_id if f.account else "",
+                      "summary": f.summary} for f in new_findings[:NOTIFY_FINDINGS_MAX]],
+        "more": max(0, len(new_findings) - NOTIFY_FINDINGS_MAX),
+        "findings_url": settings.NIJA_PORTAL_BASE_URL.rstrip("/") + reverse(
+            "admin:operations_compliancefinding_changelist") + "?status__exact=open",
+    }
+
+
+def _example_compliance_run(account) -> tuple[ComplianceRun, list[ComplianceFinding]]:
+    """A daily run and its new findings as unsaved objects (no run stored yet): illustrative figures."""
+    now = timezone.now().replace(hour=1, minute=0, second=0, microsecond=0)
+    run = ComplianceRun(
+        id=1, kind=ComplianceRun.Kind.DAILY, started_at=now, finished_at=now + dt.timedelta(seconds=4),
+        triggered_by="beat", findings_seen=3, findings_new=2, findings_resolved=1, open_after=4, failed_checks=1,
+        counts={FindingKind.BALANCE_STALE: 1, FindingKind.CREDENTIAL_MISSING: 1, FindingKind.DAILY_LOSS_LIMIT: 1},
+        summary={"credentials": {"findings": 1, "error": ""}, "balances": {"findings": 1, "error": ""},
+                 "risk_limits": {"findings": 1, "error": ""},
+                 "reconciliation_breaks": {"findings": None, "error": "OperationalError: database is locked"}})
+    holder = account if account.pk else None
+    findings = [
+        ComplianceFinding(id=101, kind=FindingKind.DAILY_LOSS_LIMIT, account=holder,
+                          summary="daily loss limit reached: loss 5.40% >= limit 5%"),
+        ComplianceFinding(id=102, kind=FindingKind.BALANCE_STALE, account=holder,
+                          summary="kraken/main: no balance fetch for more than 60 minutes"),
+    ]
+    return run, findings
+
+
+def compliance_run_preview(*, account) -> tuple[dict, str]:
+    """For the staff page's preview (/admin/notifications/), writing nothing: the staff e-mail's context
+    for the latest stored daily run, or for an example run of unsaved objects, and which of the two."""
+    run = compliance_runs_latest()[ComplianceRun.Kind.DAILY]
+    if run is not None:
+        context = compliance_run_notification_context(run=run, new_findings=compliance_run_new_findings(run))
+        return context, f"the latest daily compliance run (#{run.pk} of {run.started_at:%Y-%m-%d %H:%M} UTC)"
+    run, findings = _example_compliance_run(account)
+    return compliance_run_notification_context(run=run, new_findings=findings), (
+        "an example run (no daily compliance run is stored yet)")
 
 
 def compliance_run_summary(run: ComplianceRun) -> dict:

@@ -9,10 +9,13 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from compliance.models import AuditEvent, Communication
 from compliance.services import communication_record
 from nija_site.notification_previews import PREVIEWS
+from operations.models import ComplianceFinding, ComplianceRun
+from operations.services import compliance_run_execute
 
 LOG = "/admin/compliance/communication/"
 
@@ -135,3 +138,41 @@ def test_preview_page_renders_every_template_with_the_demo_account(staff_client,
     assert client.get("/admin/notifications/", {"kind": "nope"}).status_code == 404
     page = client.get("/admin/notifications/", {"kind": "trading_disabled"}).content.decode()
     assert "Trading is off for your NIJA account tania_gilbert" in page and "Reason: exchange key expired" in page
+
+
+def _table_counts() -> tuple[int, int, int]:
+    return ComplianceRun.objects.count(), ComplianceFinding.objects.count(), Communication.objects.count()
+
+
+def test_preview_lists_the_compliance_run_summary_and_shows_an_example_run_when_none_is_stored(staff_client,
+                                                                                              make_account):
+    make_account("tania_gilbert", full_name="Tania Gilbert")
+    client = staff_client("viewer")
+    menu = client.get("/admin/notifications/").content.decode()
+    assert '<a href="?kind=compliance_run">Daily compliance check summary (staff)</a>' in menu
+    before = _table_counts()
+    page = client.get("/admin/notifications/", {"kind": "compliance_run"}).content.decode()
+    html = client.get("/admin/notifications/", {"kind": "compliance_run", "format": "html"}).content.decode()
+    assert _table_counts() == before  # built in memory: a GET writes nothing
+    assert "Shown with an example run (no daily compliance run is stored yet)." in page
+    assert "NIJA daily check " in page and "3 findings, 2 new, 1 check FAILED" in page
+    assert "#101 daily_loss_limit tania_gilbert: daily loss limit reached" in page
+    assert "reconciliation_breaks: OperationalError: database is locked" in page
+    assert "/admin/operations/compliancefinding/?status__exact=open" in page
+    assert "#102 balance_stale tania_gilbert" in html and "<html" in html
+
+
+def test_preview_of_the_compliance_run_summary_uses_the_latest_stored_daily_run(staff_client, make_account):
+    make_account("tania_gilbert", full_name="Tania Gilbert")
+    make_account("no_key_pat")  # ACTIVE without a credential: a finding
+    run = compliance_run_execute(now=dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC))
+    [sent] = Communication.objects.filter(kind="compliance_run")
+    client = staff_client("viewer")
+    before = _table_counts()
+    page = client.get("/admin/notifications/", {"kind": "compliance_run"}).content.decode()
+    assert _table_counts() == before
+    assert f"Shown with the latest daily compliance run (#{run.pk} of 2026-03-02 01:00 UTC)." in page
+    finding = ComplianceFinding.objects.get(kind="credential_missing", account__user_id="no_key_pat")
+    assert f"#{finding.pk} credential_missing no_key_pat:" in page
+    # the preview's text is the e-mail the run sent
+    assert escape(sent.body.strip()) in page

@@ -35,6 +35,11 @@ def test_staff_preview_each_template_on_desktop_and_phone(operator, live_server,
     assert page.locator("#preview-subject").inner_text().startswith("NIJA investor update for tania_gilbert")
     assert_fits_phone(page)
     assert "Dear Tania Gilbert" in page.frame_locator("#preview-html").locator("body").inner_text()
+    with page.expect_navigation():
+        page.click("nav[aria-label='Message kinds'] a:text('Daily compliance check summary (staff)')")
+    assert page.locator("#preview-subject").inner_text().startswith("NIJA daily check ")
+    assert "an example run" in page.locator("#preview-source").inner_text()
+    assert_fits_phone(page)
 
 
 def test_operator_logs_a_call_and_marks_its_follow_up_done(operator, live_server, browser_page):
