@@ -448,9 +448,12 @@ def compliance_run_new_findings(run: ComplianceRun) -> list[ComplianceFinding]:
 def compliance_run_notification_context(*, run: ComplianceRun, new_findings: list[ComplianceFinding]) -> dict:
     """The staff e-mail's template context for `run` (templates/email/compliance_run*). Reads only
     the objects given, so the preview page builds it for an example run that is never saved."""
+    # Sorted here: PostgreSQL's jsonb gives a stored run's keys back in its own order, and the same
+    # run must read the same in the e-mail it sent and in a later preview.
     return {
-        "run": {**compliance_run_summary(run), "kind_label": run.get_kind_display()},
-        "failed": [(name, v["error"]) for name, v in run.summary.items() if v["error"]],
+        "run": {**compliance_run_summary(run), "counts": dict(sorted(run.counts.items())),
+                "kind_label": run.get_kind_display()},
+        "failed": sorted((name, v["error"]) for name, v in run.summary.items() if v["error"]),
         "findings": [{"id": f.pk, "kind": f.kind, "account": f.account.user_id if f.account else "",
                       "summary": f.summary} for f in new_findings[:NOTIFY_FINDINGS_MAX]],
         "more": max(0, len(new_findings) - NOTIFY_FINDINGS_MAX),
