@@ -17,8 +17,6 @@ from compliance.selectors import communication_latest_id
 
 INVITATION_KIND = "invitation"
 PASSWORD_RESET_KIND = "password_reset"
-# What the communication log keeps in place of the link (the e-mail itself carries the real one).
-LINK_PLACEHOLDER = "[one-time link: in the e-mail only]"
 
 LINK_PROBLEMS = {
     "invalid": "This link is not valid. Check that you opened the whole link from the e-mail.",

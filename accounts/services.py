@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from compliance.services import (
+    LINK_PLACEHOLDER,
     audit_event_record,
     communication_body_renderer_register,
     communication_record,
@@ -40,7 +41,6 @@ from .models import (
 )
 from .portal_links import (
     INVITATION_KIND,
-    LINK_PLACEHOLDER,
     PASSWORD_RESET_KIND,
     invitation_body,
     invitation_email_render,

@@ -78,13 +78,15 @@ class CommunicationAdmin(admin.ModelAdmin):
     list_per_page = 50
     search_fields = ("account__user_id", "account__full_name", "subject", "body")
     date_hierarchy = "created_at"
-    list_select_related = ("account",)
+    list_select_related = ("account", "recipient_user")
     autocomplete_fields = ("account",)
     EDITABLE = ("follow_up_due", "follow_up_done")
 
     @admin.display(description="to / from", ordering="account__user_id")
     def recipient(self, obj: Communication) -> str:
-        return obj.account.user_id if obj.account_id else "staff"
+        if obj.account_id:
+            return obj.account.user_id
+        return f"login {obj.recipient_user.get_username()}" if obj.recipient_user_id else "staff"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = FollowUpForm if obj is not None else CommunicationForm

@@ -62,6 +62,7 @@ class Communication(models.Model):
         WELCOME = "welcome", "Welcome"
         INVITATION = "invitation", "Portal invitation"
         PASSWORD_RESET = "password_reset", "Portal password reset"
+        STAFF_PASSWORD_RESET = "staff_password_reset", "Back office password reset"
         STATEMENT = "statement", "Statement"
         ALERT = "alert", "Alert"
         REPORT = "report", "Report"
@@ -121,6 +122,10 @@ class Communication(models.Model):
     channel = models.CharField(max_length=16, choices=Channel.choices)
     direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.OUTBOUND)
     recipients = models.JSONField(default=list, blank=True, help_text="E-mail addresses it goes to.")
+    # The login a message carries a one-time link for (a back office password reset, addressed to
+    # the login, not to an account): the sender makes the link for this login at send time.
+    recipient_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                       related_name="+", help_text="The login this message's link is for.")
     subject = models.CharField(max_length=200)
     body = models.TextField()
     body_html = models.TextField(blank=True)

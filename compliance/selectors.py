@@ -70,6 +70,12 @@ def communication_latest_id(*, account, kind: str) -> int | None:
             .values_list("id", flat=True).first())
 
 
+def communication_latest_id_to_login(*, user, kind: str) -> int | None:
+    """The id of the newest communication of `kind` addressed to the login `user`, or None."""
+    return (Communication.objects.filter(recipient_user=user, kind=kind).order_by("-created_at", "-id")
+            .values_list("id", flat=True).first())
+
+
 def notification_get(*, account, kind: str, period: str) -> Communication | None:
     """The notification of `kind` for `period` to the account (None: staff), if it was queued."""
     return Communication.objects.filter(dedup_key=notification_dedup_key(account=account, kind=kind,

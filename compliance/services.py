@@ -33,6 +33,8 @@ mail_logger = logging.getLogger("nija.mail")
 # the text without the link and the kind's renderer writes the e-mail at send time, so nobody who
 # reads the log (staff in the admin, the investor's Messages page) holds a usable link.
 SEND_TIME_BODIES: dict[str, Callable[[Any], str | tuple[str, str]]] = {}
+# What the log keeps in place of such a link (the e-mail itself carries the real one).
+LINK_PLACEHOLDER = "[one-time link: in the e-mail only]"
 
 
 def communication_body_renderer_register(*, kind: str, renderer: Callable[[Any], str | tuple[str, str]]) -> None:
@@ -86,7 +88,7 @@ Category = Communication.Category
 KIND_CATEGORIES: dict[str, str] = {
     Kind.TRADING_ENABLED: Category.SYSTEM, Kind.TRADING_DISABLED: Category.SYSTEM, Kind.SUSPENDED: Category.SYSTEM,
     Kind.REACTIVATED: Category.SYSTEM, Kind.OFFBOARDED: Category.SYSTEM, Kind.WELCOME: Category.EMAIL_OUT,
-    Kind.INVITATION: Category.SYSTEM, Kind.PASSWORD_RESET: Category.SYSTEM,
+    Kind.INVITATION: Category.SYSTEM, Kind.PASSWORD_RESET: Category.SYSTEM, Kind.STAFF_PASSWORD_RESET: Category.SYSTEM,
     Kind.DAILY_LOSS_APPROACHING: Category.ALERT, Kind.DAILY_LOSS_REACHED: Category.ALERT,
     Kind.BALANCE_LOW: Category.ALERT, Kind.BALANCE_DROP: Category.ALERT, Kind.ALERT: Category.ALERT,
     Kind.COMPLIANCE_RUN: Category.ALERT,
@@ -114,19 +116,25 @@ def _category_for(*, kind: str, channel: str, direction: str) -> str:
 def communication_record(
     *, actor: Actor, account, kind: str, channel: str, subject: str, body: str,
     direction: str = "outbound", category: str = "", follow_up_due: dt.date | None = None,
+    recipient_user: AbstractBaseUser | None = None,
 ):
     """Log a communication. Outbound e-mail is queued and sent by a task after commit, so a mail
-    server outage never rolls back the business change that caused the message."""
+    server outage never rolls back the business change that caused the message. It goes to the
+    account holder, or (no account) to the login `recipient_user` at its e-mail address."""
     if kind not in Communication.Kind.values or channel not in Communication.Channel.values:
         raise ValueError(f"unknown communication kind/channel: {kind}/{channel}")
     if direction not in Communication.Direction.values or (category and category not in Category.values):
         raise ValueError(f"unknown communication direction/type: {direction}/{category}")
     sendable = channel == Communication.Channel.EMAIL and direction == Communication.Direction.OUTBOUND
     name, _ = actor_name(actor)
+    if account is not None:
+        to = [account.email]
+    else:
+        to = [recipient_user.email] if recipient_user is not None and recipient_user.email else []
     message = Communication.objects.create(
         account=account, kind=kind, channel=channel, direction=direction, subject=subject[:200], body=body,
         category=category or _category_for(kind=kind, channel=channel, direction=direction),
-        recipients=[account.email] if sendable and account is not None else [], follow_up_due=follow_up_due,
+        recipients=to if sendable else [], recipient_user=recipient_user, follow_up_due=follow_up_due,
         status=Communication.Status.QUEUED if sendable else Communication.Status.RECORDED, created_by=name,
     )
     if sendable:

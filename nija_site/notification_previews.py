@@ -16,6 +16,7 @@ from operations.services import compliance_run_preview
 from reporting.selectors import reports_of_account
 
 DEMO_USER_ID = "tania_gilbert"  # the demo's investor (reporting.demo); any USER account otherwise
+STAFF_EXAMPLE_LOGIN = "olga"
 SAMPLE_REPORT_TEXT = ("User: Demo Investor\nDate: 2026-01-08\nTrades: 3 (2 wins, 1 loss)\n"
                       "P&L: +$45.50 (+1.2%)\nWin Rate: 66.7%\nStatus: Active")
 
@@ -32,6 +33,7 @@ PREVIEWS: tuple[Preview, ...] = (
     Preview("welcome", "Welcome", "welcome"),
     Preview("invitation", "Portal invitation", "portal_invitation"),
     Preview("password_reset", "Portal password reset", "portal_password_reset"),
+    Preview("staff_password_reset", "Back office password reset (staff)", "password_reset", staff=True),
     Preview("trading_enabled", "Trading enabled", "trading_enabled"),
     Preview("trading_disabled", "Trading disabled (with the reason)", "trading_disabled"),
     Preview("suspended", "Account suspended", "suspended"),
@@ -68,6 +70,9 @@ def _report_texts(account) -> dict[str, tuple[str, dt.date, dt.date, int | None]
 def preview_context(*, kind: str, account) -> dict:
     if kind == "compliance_run":
         return compliance_run_preview(account=account)[0]
+    if kind == "staff_password_reset":
+        return {"username": STAFF_EXAMPLE_LOGIN, "link": "http://127.0.0.1:8000/password-reset/MQ/example-token/",
+                "link_is_url": True, "expiry_hours": 2}
     today = timezone.now().date()
     reports = _report_texts(account)
     daily = reports.get("daily", (SAMPLE_REPORT_TEXT, today - dt.timedelta(days=1), today - dt.timedelta(days=1), 0))
@@ -107,4 +112,6 @@ def preview_render(*, kind: str, account) -> tuple[str, str, str]:
 
 def preview_source(*, kind: str, account) -> str:
     """What a staff message's preview shows ('' for the account holder's messages: the account's data)."""
-    return compliance_run_preview(account=account)[1] if kind == "compliance_run" else ""
+    if kind == "compliance_run":
+        return compliance_run_preview(account=account)[1]
+    return f"an example login ({STAFF_EXAMPLE_LOGIN})" if PREVIEWS_BY_KIND[kind].staff else ""

@@ -4,19 +4,34 @@ recorded in the audit chain; it removes django-axes' failure records for that us
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from compliance.services import audit_event_record
+from compliance.selectors import communication_latest_id_to_login
+from compliance.services import (
+    LINK_PLACEHOLDER,
+    audit_event_record,
+    communication_body_renderer_register,
+    communication_record,
+)
 from core.actors import Actor, reason_required
 from core.errors import ApplicationError
 
 from .selectors import REAUTH_SESSION_KEY, authentication_is_recent, login_failures, otp_pending
+
+if TYPE_CHECKING:
+    from compliance.models import Communication
 
 
 def login_unlock(*, actor: Actor, username: str, reason: str) -> int:
@@ -38,6 +53,69 @@ def login_unlock(*, actor: Actor, username: str, reason: str) -> int:
             after={"failures": 0, "locked": False},
         )
     return failures
+
+
+# --- password reset by e-mail (the back office's page) ------------------------------------------------
+STAFF_PASSWORD_RESET_KIND = "staff_password_reset"
+RESET_PAGE_ACTOR = "password-reset-page"
+
+
+def staff_password_reset_link(user) -> str:
+    """The one-time link to /password-reset/<uid>/<token>/ (Django's default tokens: it dies when the
+    password changes, and after PASSWORD_RESET_TIMEOUT). The address comes from settings, never from
+    the request's Host header."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": default_token_generator.make_token(user)})
+    return settings.NIJA_PORTAL_BASE_URL.rstrip("/") + path
+
+
+def _staff_password_reset_email(*, username: str, link: str) -> tuple[str, str]:
+    context = {"username": username, "link": link, "link_is_url": link.startswith("http"),
+               "expiry_hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600)}
+    return (render_to_string("email/password_reset.txt", context),
+            render_to_string("email/password_reset.html", context))
+
+
+def staff_password_reset_send(*, user) -> Communication:
+    """The reset e-mail for a login that asked on the back office's page: a communication-log row
+    addressed to the login (no account), sent by the worker; the log keeps the text without the link,
+    which the sender writes at send time. The request is audited."""
+    text, _html = _staff_password_reset_email(username=user.get_username(), link=LINK_PLACEHOLDER)
+    with transaction.atomic():
+        message = communication_record(
+            actor=RESET_PAGE_ACTOR, account=None, recipient_user=user, kind=STAFF_PASSWORD_RESET_KIND,
+            channel="email", subject=render_to_string("email/password_reset_subject.txt").strip(), body=text)
+        audit_event_record(actor=RESET_PAGE_ACTOR, action="password_reset.request", target_type="login",
+                           target_id=user.get_username(), reason="requested on the password reset page",
+                           after={"communication_id": message.id})
+    return message
+
+
+def staff_password_reset_email_render(message: Communication) -> tuple[str, str]:
+    """The e-mail (text, HTML) at send time. Only the login's newest request gets a link, and only
+    while the login is active, has a password and still has the address the request was sent to."""
+    user = message.recipient_user
+    if user is None or not user.is_active or not user.has_usable_password():
+        link = "(this login can no longer reset its password by e-mail: ask an administrator)"
+    elif (user.email or "").strip().lower() not in {address.lower() for address in message.recipients}:
+        link = "(the login's e-mail address changed after this request: ask for a new link)"
+    elif communication_latest_id_to_login(user=user, kind=STAFF_PASSWORD_RESET_KIND) != message.id:
+        link = "(replaced by a newer request; use the newest e-mail)"
+    else:
+        link = staff_password_reset_link(user)
+    return _staff_password_reset_email(username=user.get_username() if user else "", link=link)
+
+
+communication_body_renderer_register(kind=STAFF_PASSWORD_RESET_KIND, renderer=staff_password_reset_email_render)
+
+
+def password_reset_complete_record(*, user) -> None:
+    """A new password was set through an e-mailed link: audited (the user as actor), and a lockout of
+    the login cleared."""
+    with transaction.atomic():
+        audit_event_record(actor=user, action="password_reset.done", target_type="login",
+                           target_id=user.get_username(), reason="new password set through the e-mailed link")
+        login_unlock_on_password_reset(user=user)
 
 
 def login_unlock_on_password_reset(*, user) -> int:

@@ -1,15 +1,17 @@
-"""Password reset by e-mail for staff and investors: Django's views with the project's templates.
-Requests are rate limited per client address and per e-mail address. Setting a new password through
-the e-mailed link also unlocks a sign-in locked after failed
-attempts (audited, the user as actor): whoever holds the mailbox could reset it anyway."""
+"""Password reset by e-mail on the back office's pages (any login with a password: staff, and
+investors' logins): Django's views with the project's templates. The e-mail is a communication-log
+row first, sent by the worker with its one-time link written at send time. Requests are rate limited
+per client address and per e-mail address. Setting a new password through the e-mailed link is
+audited and also unlocks a sign-in locked after failed attempts (the user as actor): whoever holds
+the mailbox could reset it anyway."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
 
-from .services import login_unlock_on_password_reset
+from .forms import StaffPasswordResetForm
+from .services import password_reset_complete_record
 from .throttles import password_reset_refusal
 
 
@@ -29,16 +31,8 @@ class PasswordResetRateLimited:
 
 class PasswordResetRequest(PasswordResetRateLimited, auth_views.PasswordResetView):
     template_name = "registration/password_reset_form.html"
-    email_template_name = "email/password_reset.txt"
-    subject_template_name = "email/password_reset_subject.txt"
+    form_class = StaffPasswordResetForm
     success_url = reverse_lazy("password_reset_done")
-
-    def get_extra_email_context(self) -> dict:
-        return {"expiry_hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600)}
-
-    def form_valid(self, form):
-        self.extra_email_context = self.get_extra_email_context()
-        return super().form_valid(form)
 
 
 class PasswordResetSent(auth_views.PasswordResetDoneView):
@@ -51,7 +45,7 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        login_unlock_on_password_reset(user=form.user)
+        password_reset_complete_record(user=form.user)
         return response
 
 

@@ -4,9 +4,12 @@ without them and FAIL in CI (NIJA_REQUIRE_SERVICES=1), so CI can never pass by s
 from __future__ import annotations
 
 import os
+import socket
 from decimal import Decimal
+from email import message_from_bytes, policy
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import connection
@@ -88,3 +91,38 @@ def make_account(db):
         return account
 
     return make
+
+
+# --- a real SMTP server (aiosmtpd on a local port) behind Django's SMTP backend ---------------------
+class Recorder:
+    """An SMTP server's handler: keeps every accepted message; `refuse` answers 451 to DATA."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.refuse = False
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "451 4.3.0 Mailbox temporarily unavailable, try again later"
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.original_content,
+                                                                     policy=policy.default)))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", controller.port, 10
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield handler
+    controller.stop()

@@ -5,50 +5,12 @@ leaves the row failed with its error, and the retry after the backoff delivers i
 from __future__ import annotations
 
 import datetime as dt
-import socket
-from email import message_from_bytes, policy
 
-import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 
 from accounts.services import account_trading_disable
 from compliance.models import Communication
 from compliance.services import communications_send_due
-
-
-class Recorder:
-    """An SMTP server's handler: keeps every accepted message; `refuse` answers 451 to DATA."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.refuse = False
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return "451 4.3.0 Mailbox temporarily unavailable, try again later"
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.original_content,
-                                                                     policy=policy.default)))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server(settings):
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", controller.port, 10
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield handler
-    controller.stop()
 
 
 def _text(message) -> str:

@@ -66,7 +66,8 @@ def test_a_locked_sign_in_shows_why_and_what_to_do_at_phone_width(people, live_s
     assert_no_overflow(page)
 
 
-def test_password_reset_by_email_in_the_browser_at_phone_width(people, live_server, browser_page):
+def test_password_reset_by_email_in_the_browser_at_phone_width(people, live_server, browser_page, settings):
+    settings.NIJA_PORTAL_BASE_URL = live_server.url  # the e-mailed link's address
     User.objects.filter(username="olga").update(email="olga@nija.example")
     page = browser_page
     refused = _violations(page)
