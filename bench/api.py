@@ -5,8 +5,9 @@ scales). Targets on 2 cores: /api/v1/users over 10,000 accounts <= 300 ms p95; t
 dashboard's first page <= 100 ms p95; query counts equal at both sizes.
 
 Builds the book with bulk inserts (tests/bulk.py): accounts with a PAPER credential's balance
-snapshots (every 50th venue unavailable), one signal, copy order, alert and reconciliation break
-each, and per account a deposit, a buy and a sell in the ledger with 30 days of stored NAV.
+snapshots (every 50th venue unavailable) and their stored balance summaries, one signal, copy
+order, alert and reconciliation break each, and per account a deposit, a buy and a sell in the
+ledger with 30 days of stored NAV (and the book's NAV per day, through the service that keeps it).
 Then ANALYZE (planner statistics). Runs on a throw-away SQLite database or an empty
 $BENCH_DATABASE_URL (PostgreSQL), never the demo
 database.
@@ -36,6 +37,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from reporting.models import DailyNav, LedgerEntry  # noqa: E402
+from reporting.services import book_nav_days_refresh  # noqa: E402
 from tests.bulk import activity_bulk_create, book_bulk_create  # noqa: E402
 
 NAV_DAYS = 30
@@ -66,6 +68,8 @@ def ledger_bulk_create(account_ids: list[int]) -> None:
             DailyNav(account_id=pk, day=today - dt.timedelta(days=d), nav_usd=Decimal(1000 + (NAV_DAYS - d)),
                      units=Decimal(1000), net_flow_usd=Decimal(1000) if d == NAV_DAYS - 1 else Decimal(0))
             for pk in account_ids for d in range(NAV_DAYS)], batch_size=5000)
+        # the book's NAV per day, as daily_nav_refresh keeps it
+        book_nav_days_refresh(days=[today - dt.timedelta(days=d) for d in range(NAV_DAYS)])
 
 
 def book_grow(prefix: str, accounts: int) -> None:

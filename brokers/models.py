@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 
 from core.fields import AmountField, CurrencyField, PriceField, QuantityField
+from core.indexes import NullsLastIndex
 
 from .choices import CredentialStatus
 
@@ -114,6 +115,33 @@ class BalanceSnapshot(models.Model):
         if self.status == self.Status.FAILED:
             return f"{self.account_id} {self.venue}: unavailable ({self.error})"
         return f"{self.account_id} {self.venue} {self.asset} {self.total}"
+
+
+class AccountBalanceTotal(models.Model):
+    """One account's balance summary, kept by brokers.services.account_balance_totals_refresh from
+    its credentials' latest snapshot rows (the same rules as the row-by-row reading): the USD total
+    over the available venues (NULL when none is available: ranked last, never as $0), each
+    available venue's figure, and the unavailable venues with their error and last good figure.
+    Amounts in the JSON are exact decimal strings; rounding happens at the edge."""
+
+    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, primary_key=True,
+                                   related_name="balance_summary")
+    total_usd = AmountField(null=True, blank=True, help_text="USD over the available venues; empty when none is")
+    venues = models.JSONField(default=dict, blank=True, help_text="available venue -> USD (decimal string)")
+    unavailable = models.JSONField(default=list, blank=True,
+                                   help_text="[{venue, error, last_good, last_good_at}] of venues whose latest "
+                                             "fetch failed")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # The dashboard's ranking: highest total first, accounts with no figure last.
+            NullsLastIndex(models.OrderBy(models.F("total_usd"), descending=True, nulls_last=True),
+                           models.F("account"), name="brokers_total_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} total {self.total_usd if self.total_usd is not None else 'unavailable'}"
 
 
 class Alert(models.Model):

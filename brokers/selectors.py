@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Case, Count, F, JSONField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.choices import AccountKind, AccountStatus
-from accounts.selectors import account_ids_user_ids, account_rows, account_rows_in, accounts_in
+from accounts.selectors import account_rows, account_rows_in, accounts_in
 from core.decimals import money_round
 
-from .models import Alert, BalanceSnapshot, BrokerCredential
+from .models import AccountBalanceTotal, Alert, BalanceSnapshot, BrokerCredential
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -306,14 +306,12 @@ def balances_of(*, account_rows: list[dict]) -> list[AccountBalances]:
 
 
 def accounts_ranked_by_total(*, accounts: QuerySet) -> QuerySet:
-    """`accounts` (an Account queryset from accounts.selectors) ordered by their USD total over the
-    available venues (credentials whose latest fetch succeeded), highest first; accounts with no
-    figure last. The ordering runs in the database, so a page costs the same at 10 or 10,000."""
-    total = (BalanceSnapshot.objects.filter(_active_credentials(), account_id=OuterRef("pk"), is_latest=True,
-                                            is_latest_ok=True)
-             .order_by().values("account_id").annotate(s=Sum("usd_value")).values("s"))
-    return accounts.annotate(balance_total=Subquery(total)).order_by(F("balance_total").desc(nulls_last=True),
-                                                                     "user_id")
+    """`accounts` (an Account queryset from accounts.selectors) ordered by their stored USD total
+    over the available venues (AccountBalanceTotal), highest first; accounts with no figure (no
+    available venue, or no key at all) last, never as $0. A join on the stored row: a page costs
+    the same at 10 or 10,000 accounts."""
+    return (accounts.annotate(balance_total=F("balance_summary__total_usd"))
+            .order_by(F("balance_total").desc(nulls_last=True), "user_id"))
 
 
 def balances_of_accounts(*, accounts: list) -> list[AccountBalances]:
@@ -355,7 +353,8 @@ def balances_for_accounts(*, account_ids: list[int]) -> list[AccountBalances]:
 def balance_summary(*, balances: list[AccountBalances] | None = None) -> dict:
     """Totals of the available figures only; users are sorted by total, highest first. A user
     whose every venue is unavailable is not counted (their capital is unknown, not zero).
-    `balance_totals` sums the same totals in the database, for pages that need no per-user map."""
+    `balance_totals` reads the same totals from the stored summaries, for pages that need no
+    per-user map."""
     balances = balances_all() if balances is None else balances
     master = next((b for b in balances if b.account.is_master), None)
     users = sorted((b for b in balances if not b.account.is_master and b.has_figures),
@@ -370,39 +369,26 @@ def balance_summary(*, balances: list[AccountBalances] | None = None) -> dict:
     }
 
 
-_GOOD = Q(is_latest_ok=True)
 _FAILED = Q(is_latest=True, status=BalanceSnapshot.Status.FAILED)
 
 
-def _venue_figures(*, accounts: Q) -> QuerySet:
-    """One row per covered account (matching `accounts`, a Q on BalanceSnapshot) and venue, summed
-    in the database from the credentials' latest rows: `good` rows of the latest good readings and
-    their `usd`, the oldest `good_at`, and `failed`, how many credentials' latest fetch failed (any
-    makes the venue unavailable: its figure is unknown, not a partial sum). `_balances` reads the
-    same rows one by one."""
-    return (BalanceSnapshot.objects.filter(_active_credentials(), Q(is_latest=True) | _GOOD, accounts,
-                                           account_id__in=_covered_credentials().values("account_id"))
-            .order_by().values("account_id", "venue")
-            .annotate(good=Count("id", filter=_GOOD), usd=Sum("usd_value", filter=_GOOD),
-                      good_at=Min("fetched_at", filter=_GOOD), failed=Count("id", filter=_FAILED)))
-
-
-def _master_total() -> Decimal | None:
-    """The MASTER's total over its available venues, rounded; None when it has none."""
-    master = _venue_figures(accounts=Q(account__kind=AccountKind.MASTER)).aggregate(
-        total=Sum("usd", filter=Q(failed=0)), available=Count("venue", filter=Q(failed=0)))
-    return money_round(master["total"] or Decimal(0)) if master["available"] else None
+def _summaries_covered() -> QuerySet[AccountBalanceTotal]:
+    """The stored balance summaries of the accounts the balance views cover (an active key,
+    account not INACTIVE): which accounts are covered is read now, their figures are stored."""
+    return AccountBalanceTotal.objects.filter(account_id__in=_covered_credentials().values("account_id"))
 
 
 def balance_totals() -> dict:
-    """`balance_summary`'s totals (without the per-user map) summed in the database: the cost
-    does not grow with the number of accounts in Python. Available venues only; a user with none
-    is not counted; the MASTER's total is None when it has no available venue."""
-    users = _venue_figures(accounts=Q(account__kind=AccountKind.USER)).aggregate(
-        total=Sum("usd", filter=Q(failed=0)), count=Count("account_id", distinct=True, filter=Q(failed=0)))
-    total, count = users["total"] or Decimal(0), users["count"]
+    """`balance_summary`'s totals (without the per-user map) from the stored summaries, in one
+    aggregate: available venues only; a user with none is not counted; the MASTER's total is None
+    when it has no available venue."""
+    users, master = Q(account__kind=AccountKind.USER), Q(account__kind=AccountKind.MASTER)
+    found = _summaries_covered().aggregate(
+        total=Sum("total_usd", filter=users), count=Count("total_usd", filter=users),
+        master=Sum("total_usd", filter=master), masters=Count("total_usd", filter=master))
+    total, count = found["total"] or Decimal(0), found["count"]
     return {
-        "master_total": _master_total(),
+        "master_total": money_round(found["master"]) if found["masters"] else None,
         "total_user_capital": money_round(total),
         "user_count": count,
         "average_per_user": money_round(total / count) if count else None,
@@ -459,45 +445,42 @@ def _unavailable_rows(entry: AccountBalances) -> list[dict]:
             for v in entry.unavailable]
 
 
+def _unavailable_read(venue: dict) -> dict:
+    last_good, last_good_at = venue["last_good"], venue["last_good_at"]
+    return {"venue": venue["venue"], "error": venue["error"],
+            "last_good": None if last_good is None else Decimal(last_good),
+            "last_good_at": None if last_good_at is None else dt.datetime.fromisoformat(last_good_at)}
+
+
 def balance_users_summary() -> dict:
     """The users' balance summary as the balance guide documents it for `GET /api/users` (Decimals
     here; the API rounds them): the `balance_summary` totals, and every user with their available
     venues and, listed apart and never counted, the unavailable ones. Highest total first; a user
-    with no available venue has no total (null) and comes last. Summed per venue in the database
-    (`_venue_figures`): one row per account and venue, not per asset, and no model instances; the
-    totals are the sum of the listed users' totals."""
-    users: dict[int, dict] = {
-        pk: {"user_id": user_id, "total": None, "brokers": {}, "unavailable": []}
-        for pk, user_id in account_ids_user_ids(ids=_covered_credentials().filter(account__kind=AccountKind.USER)
-                                                .values("account_id"))}
-    errors: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for account_id, venue, error in (
-            BalanceSnapshot.objects.filter(_active_credentials(), _FAILED, account__kind=AccountKind.USER,
-                                           account_id__in=_covered_credentials().values("account_id"))
-            .order_by("credential_id").values_list("account_id", "venue", "error")):
-        errors[account_id, venue].append(error)
-    figures = (_venue_figures(accounts=Q(account__kind=AccountKind.USER)).order_by("account_id", "venue")
-               .values_list("account_id", "venue", "good", "usd", "good_at", "failed"))
-    for account_id, venue, good, usd, good_at, failed in figures:
-        user = users[account_id]
-        if failed:
-            user["unavailable"].append({"venue": venue, "error": "; ".join(e for e in errors[account_id, venue] if e),
-                                        "last_good": (usd or Decimal(0)) if good else None,
-                                        "last_good_at": good_at})
-        else:
-            user["brokers"][venue] = usd or Decimal(0)
-            user["total"] = (user["total"] or Decimal(0)) + (usd or Decimal(0))
-    ranked = sorted(users.values(), key=lambda u: (u["total"] is None, -(u["total"] or 0), u["user_id"]))
-    counted = [u["total"] for u in ranked if u["total"] is not None]
+    with no available venue has no total (null) and comes last. Read from the stored summaries
+    (AccountBalanceTotal) in one query, already in that order; the totals are the sum of the
+    listed users' totals."""
+    # An empty unavailable list comes back as NULL: most users have none, and decoding 10,000 "[]"
+    # is a good part of the request.
+    unavailable = Case(When(unavailable=[], then=Value(None)), default=F("unavailable"), output_field=JSONField())
+    rows = (_summaries_covered().filter(account__kind=AccountKind.USER)
+            .order_by(F("total_usd").desc(nulls_last=True), "account__user_id")
+            .values_list("account__user_id", "total_usd", "venues", unavailable))
+    users = [{"user_id": user_id, "total": total,
+              "brokers": {venue: Decimal(usd) for venue, usd in sorted(venues.items())},
+              "unavailable": [_unavailable_read(v) for v in failed] if failed else []}
+             for user_id, total, venues, failed in rows]
+    counted = [u["total"] for u in users if u["total"] is not None]
     total = sum(counted, Decimal(0))
+    master = _summaries_covered().filter(account__kind=AccountKind.MASTER, total_usd__isnull=False).aggregate(
+        total=Sum("total_usd"))["total"]
     return {
         "generated_at": timezone.now(),
         "currency": "USD",
         "user_count": len(counted),
         "total_capital": money_round(total),
         "average_balance": money_round(total / len(counted)) if counted else None,
-        "master_total": _master_total(),
-        "users": ranked,
+        "master_total": None if master is None else money_round(master),
+        "users": users,
     }
 
 

@@ -7,7 +7,8 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
@@ -28,7 +30,7 @@ from . import crypto
 from .clients.base import AssetBalance, BrokerError, PermissionReport
 from .clients.locks import credential_lock
 from .clients.registry import async_client_for, async_clients_close, client_build
-from .models import Alert, BalanceSnapshot, BrokerCredential
+from .models import AccountBalanceTotal, Alert, BalanceSnapshot, BrokerCredential
 from .selectors import account_totals_latest_ok, credentials_stale
 
 if TYPE_CHECKING:
@@ -209,6 +211,7 @@ def _credential_write(*, actor: Actor, plan: CredentialPlan) -> BrokerCredential
         credential.permissions = permissions
         credential.last_verified_at = plan.verified_at
         credential.save()
+        account_balance_totals_refresh(account_ids=[account.pk])
         action = "CREDENTIAL_REPLACE" if existing else "CREDENTIAL_ADD"
         if plan.allow_withdraw_permission and permissions.get("can_withdraw"):
             action += "_WITHDRAW_CAPABLE"
@@ -260,6 +263,7 @@ def credential_status_set(
             # The database keeps one credential in use per key: the same key is in use elsewhere.
             _key_owner_refuse(fingerprint=credential.key_fingerprint, existing_id=credential.pk)
             raise
+        account_balance_totals_refresh(account_ids=[credential.account_id])
         audit_event_record(
             actor=actor, action=f"CREDENTIAL_{status.upper()}", target_type="broker_credential",
             target_id=f"{credential.account.user_id}:{credential.venue}:{credential.label}", reason=reason,
@@ -298,6 +302,7 @@ def credentials_archived_erase(*, actor: Actor = "system:retention", now: dt.dat
             credential.secrets_erased_at = now
             credential.save(update_fields=["api_key_encrypted", "api_secret_encrypted", "passphrase_encrypted",
                                            "secrets_erased_at", "updated_at"])
+            account_balance_totals_refresh(account_ids=[credential.account_id])
             audit_event_record(
                 actor=actor, action="CREDENTIAL_SECRETS_ERASE", target_type="broker_credential",
                 target_id=f"{credential.account.user_id}:{credential.venue}:{credential.label}",
@@ -357,6 +362,7 @@ def credential_verify(*, actor: Actor, credential: BrokerCredential) -> str:
         credential.last_verified_at = timezone.now()
         credential.status = BrokerCredential.Status.DISABLED if refused else BrokerCredential.Status.ACTIVE
         credential.save(update_fields=["permissions", "last_verified_at", "status", "updated_at"])
+        account_balance_totals_refresh(account_ids=[credential.account_id])
         audit_event_record(
             actor=actor, action="CREDENTIAL_VERIFY_REFUSED" if refused else "CREDENTIAL_VERIFY",
             target_type="broker_credential",
@@ -367,6 +373,75 @@ def credential_verify(*, actor: Actor, credential: BrokerCredential) -> str:
     if refused:
         return "key refused: it can WITHDRAW funds; disabled (add a trade-only key)"
     return ""
+
+
+# --- stored balance summary -------------------------------------------------------------------
+# Snapshot rows that count: an active or unverified key's latest fetch and latest good fetch (the
+# same rows brokers.selectors reads row by row). An unverified key shows its failed verification.
+_COUNTED_STATUSES = (BrokerCredential.Status.ACTIVE, BrokerCredential.Status.UNVERIFIED)
+_GOOD = Q(is_latest_ok=True)
+_FAILED = Q(is_latest=True, status=BalanceSnapshot.Status.FAILED)
+BALANCE_TOTALS_BATCH = 500
+
+
+def _balance_summaries_compute(account_ids: list[int], *, snapshots=BalanceSnapshot) -> dict[int, dict]:
+    """account id -> the AccountBalanceTotal fields, from the snapshot rows in the database (two
+    grouped queries for the whole list): per venue, summed over its credentials' latest good rows;
+    a venue where any credential's latest fetch failed is unavailable (its figure unknown, not a
+    partial sum) with the errors and its last good figure. `total_usd` is None with no available
+    venue. Amounts are exact decimal strings."""
+    counted = snapshots.objects.filter(credential__status__in=_COUNTED_STATUSES, account_id__in=account_ids)
+    errors: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for account_id, venue, error in counted.filter(_FAILED).order_by("credential_id").values_list(
+            "account_id", "venue", "error"):
+        if error:
+            errors[account_id, venue].append(error)
+    figures = (counted.filter(Q(is_latest=True) | _GOOD).order_by().values("account_id", "venue")
+               .annotate(good=Count("id", filter=_GOOD), usd=Sum("usd_value", filter=_GOOD),
+                         good_at=Min("fetched_at", filter=_GOOD), failed=Count("id", filter=_FAILED))
+               .order_by("account_id", "venue").values_list("account_id", "venue", "good", "usd", "good_at", "failed"))
+    found = {pk: {"total_usd": None, "venues": {}, "unavailable": []} for pk in account_ids}
+    for account_id, venue, good, usd, good_at, failed in figures:
+        summary = found[account_id]
+        usd = usd or Decimal(0)
+        if failed:
+            summary["unavailable"].append({
+                "venue": venue, "error": "; ".join(errors[account_id, venue]),
+                "last_good": f"{usd:f}" if good else None,
+                "last_good_at": good_at.isoformat() if good else None})
+        else:
+            summary["venues"][venue] = f"{usd:f}"
+            summary["total_usd"] = (summary["total_usd"] or Decimal(0)) + usd
+    return found
+
+
+def _balance_summaries_store(account_ids: list[int], *, snapshots=BalanceSnapshot, totals=AccountBalanceTotal) -> None:
+    """Recompute and store these accounts' summaries (call inside a transaction). Their rows are
+    locked first, in account order, so two writers of one account (an audit and a key's status
+    change, each holding a different credential's lock) take turns and the later one reads what the
+    earlier committed. The models are parameters so the data migration runs this same code."""
+    totals.objects.bulk_create([totals(account_id=pk) for pk in account_ids], ignore_conflicts=True)
+    list(totals.objects.select_for_update().filter(account_id__in=account_ids).order_by("account_id")
+         .values_list("account_id", flat=True))
+    now = timezone.now()
+    summaries = _balance_summaries_compute(account_ids, snapshots=snapshots)
+    totals.objects.bulk_create(
+        [totals(account_id=pk, updated_at=now, **fields) for pk, fields in summaries.items()],
+        update_conflicts=True, unique_fields=["account"],
+        update_fields=["total_usd", "venues", "unavailable", "updated_at"])
+
+
+def account_balance_totals_refresh(*, account_ids: Iterable[int], snapshots=BalanceSnapshot,
+                                   totals=AccountBalanceTotal) -> int:
+    """THE way the stored balance summaries (AccountBalanceTotal) change: recompute these accounts'
+    from their snapshot rows, in batches, in one transaction (the caller's, when inside one).
+    Called by the balance audit for the accounts it wrote and wherever an account's set of counted
+    credentials changes. Returns how many accounts were refreshed."""
+    ids = sorted(set(account_ids))
+    with transaction.atomic():
+        for start in range(0, len(ids), BALANCE_TOTALS_BATCH):
+            _balance_summaries_store(ids[start:start + BALANCE_TOTALS_BATCH], snapshots=snapshots, totals=totals)
+    return len(ids)
 
 
 # --- alerts ---------------------------------------------------------------------------------
@@ -651,6 +726,9 @@ def balance_audit_run(
         ).update(is_latest=False)
         BalanceSnapshot.objects.filter(credential_id__in=ok_ids, is_latest_ok=True).update(is_latest_ok=False)
         BalanceSnapshot.objects.bulk_create(rows, batch_size=500)
+        # The stored summaries of the accounts this audit's current readings changed, in the same
+        # transaction (a stale audit's rows change no figure, so it leaves them alone).
+        account_balance_totals_refresh(account_ids={f.account_id for f in current_fetches})
 
     # Alerts only for accounts whose every credential answered: a partial total is not a drop.
     failed_accounts = {f.account_id for f in fetches if f.error}

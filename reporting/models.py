@@ -158,9 +158,28 @@ class DailyNav(models.Model):
     class Meta:
         ordering = ["account", "day"]
         constraints = [models.UniqueConstraint(fields=["account", "day"], name="daily_nav_unique")]
+        # The book's sums per day (BookDailyNav) are recomputed from the rows of the changed days.
+        indexes = [models.Index(fields=["day"], name="daily_nav_day")]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.day} NAV {self.nav_usd}"
+
+
+class BookDailyNav(models.Model):
+    """The whole book's NAV on one day: the sum over accounts of that day's DailyNav and how many
+    accounts it covers. Kept by reporting.services.book_nav_days_refresh in the transaction that
+    changes DailyNav, so it always equals that sum; a day no account has is absent."""
+
+    day = models.DateField(unique=True)
+    nav_usd = AmountField()
+    accounts = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"book {self.day} NAV {self.nav_usd} ({self.accounts} accounts)"
 
 
 class Report(models.Model):

@@ -37,6 +37,7 @@ from .lots import (
 )
 from .models import (
     INVESTOR_FEE_VENUE,
+    BookDailyNav,
     DailyNav,
     FeeCharge,
     FeeSchedule,
@@ -690,11 +691,10 @@ def account_activity_many(*, account_ids: list[int], today: dt.date, last: int =
 
 
 def book_nav_daily(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal, int]]:
-    """The whole book's NAV per day (sum over accounts of the stored DailyNav) with how many accounts
-    each day covers, oldest first."""
-    rows = (DailyNav.objects.filter(day__gte=start, day__lte=end).values("day")
-            .annotate(nav=Sum("nav_usd"), accounts=Count("account_id")).order_by("day"))
-    return [(r["day"], r["nav"], r["accounts"]) for r in rows]
+    """The whole book's NAV per day (sum over accounts of the stored DailyNav, kept per day in
+    BookDailyNav) with how many accounts each day covers, oldest first."""
+    return list(BookDailyNav.objects.filter(day__gte=start, day__lte=end).order_by("day")
+                .values_list("day", "nav_usd", "accounts"))
 
 
 # --- investor overview ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -34,6 +35,7 @@ from core.validation import model_values_check
 from .lots import ZERO
 from .models import (
     INVESTOR_FEE_VENUE,
+    BookDailyNav,
     DailyNav,
     FeeCharge,
     FeeSchedule,
@@ -608,7 +610,8 @@ def tax_year_close(*, actor: Actor, account: Account, year: int, method: str, re
 
 # --- daily NAV ------------------------------------------------------------------------------
 def daily_nav_refresh(*, account: Account, through: dt.date | None = None) -> int:
-    """Recompute and store the account's daily NAV series (derived data, replaced as a whole)."""
+    """Recompute and store the account's daily NAV series (derived data, replaced as a whole), and
+    in the same transaction the book's NAV of each day whose figure for this account changed."""
     books = AccountBooks(account=account, end_day=through)
     rows = [
         DailyNav(account=account, day=d.day, nav_usd=d.nav, units=d.units, unit_nav=d.unit_nav,
@@ -616,9 +619,39 @@ def daily_nav_refresh(*, account: Account, through: dt.date | None = None) -> in
         for d in books.series
     ]
     with transaction.atomic():
-        DailyNav.objects.filter(account=account).delete()
+        stored = DailyNav.objects.filter(account=account)
+        before = dict(stored.values_list("day", "nav_usd"))
+        stored.delete()
         DailyNav.objects.bulk_create(rows, batch_size=1000)
+        # Compared as stored (rounded to the column), so an unchanged day is not summed again.
+        after = dict(stored.values_list("day", "nav_usd"))
+        book_nav_days_refresh(days=[day for day in before.keys() | after.keys() if before.get(day) != after.get(day)])
     return len(rows)
+
+
+BOOK_NAV_BATCH = 500
+
+
+def book_nav_days_refresh(*, days: Iterable[dt.date], navs=DailyNav, book=BookDailyNav) -> int:
+    """THE way BookDailyNav changes: recompute these days' book NAV (sum and count of DailyNav per
+    day, one grouped query per batch of days) in one transaction, the caller's when inside one. The
+    days' rows are locked first, in day order, so two accounts refreshed at once take turns and the
+    later one sums what the earlier committed. A day with no DailyNav left has no book row. The
+    models are parameters so the data migration runs this same code. Returns how many days."""
+    days = sorted(set(days))
+    with transaction.atomic():
+        for start in range(0, len(days), BOOK_NAV_BATCH):
+            batch = days[start:start + BOOK_NAV_BATCH]
+            book.objects.bulk_create([book(day=day, nav_usd=ZERO, accounts=0) for day in batch], ignore_conflicts=True)
+            list(book.objects.select_for_update().filter(day__in=batch).order_by("day").values_list("day", flat=True))
+            sums = {row["day"]: (row["nav"], row["n"]) for row in navs.objects.filter(day__in=batch).order_by()
+                    .values("day").annotate(nav=Sum("nav_usd"), n=Count("id"))}
+            book.objects.filter(day__in=[day for day in batch if day not in sums]).delete()
+            now = timezone.now()
+            book.objects.bulk_create(
+                [book(day=day, nav_usd=nav, accounts=n, updated_at=now) for day, (nav, n) in sums.items()],
+                update_conflicts=True, unique_fields=["day"], update_fields=["nav_usd", "accounts", "updated_at"])
+    return len(days)
 
 
 # --- investor fees --------------------------------------------------------------------------

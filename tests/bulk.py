@@ -1,5 +1,6 @@
 """A book of many accounts written with bulk inserts, for query-count tests and bench/api.py: the
-setup is not what they measure, so it skips the per-row services (which the other tests cover)."""
+setup is not what they measure, so it skips the per-row services (which the other tests cover),
+then keeps the derived rows the services would have kept (the stored balance summaries)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Account, RiskProfile
 from brokers import crypto
 from brokers.models import Alert, BalanceSnapshot, BrokerCredential
+from brokers.services import account_balance_totals_refresh
 from compliance.services import audit_event_record
 from copytrading.models import CopyOrder, MasterSignal, SkipReason
 from reporting.models import ReconciliationBreak
@@ -55,6 +57,7 @@ def book_bulk_create(*, accounts: int, prefix: str = "bulk", unavailable_every: 
                     account=account, credential=credential, venue="paper", fetched_at=now,
                     status=BalanceSnapshot.Status.FAILED, error="RateLimitedError: slow down", is_latest=True))
         BalanceSnapshot.objects.bulk_create(snapshots)
+        account_balance_totals_refresh(account_ids=[a.pk for a in rows])
     return [a.pk for a in rows]
 
 

@@ -23,7 +23,7 @@ from brokers.selectors import (
     balances_all,
     balances_unavailable,
 )
-from brokers.services import balance_audit_run
+from brokers.services import account_balance_totals_refresh, balance_audit_run
 
 
 def _second_venue(credential: BrokerCredential, *, venue: str, rows: list[tuple[str, str, str | None]],
@@ -40,6 +40,7 @@ def _second_venue(credential: BrokerCredential, *, venue: str, rows: list[tuple[
     if failed:
         BalanceSnapshot.objects.create(account=credential.account, credential=other, venue=venue, fetched_at=at,
                                        status=BalanceSnapshot.Status.FAILED, error=failed, is_latest=True)
+    account_balance_totals_refresh(account_ids=[credential.account_id])
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from django.utils import timezone
 from compliance.tasks import audit_chain_verify_task
 from core import heartbeats
 from reporting.models import DailyNav
+from reporting.services import book_nav_days_refresh
 from tests.bulk import activity_bulk_create, book_bulk_create
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,7 @@ def _navs(account_ids: list[int], days: int = 30) -> None:
         DailyNav(account_id=a, day=today - dt.timedelta(days=d), nav_usd=Decimal(1000 + 10 * (days - d)),
                  units=Decimal(1000), net_flow_usd=Decimal(1000) if d == days - 1 else Decimal(0))
         for a in account_ids for d in range(days)])
+    book_nav_days_refresh(days=[today - dt.timedelta(days=d) for d in range(days)])
 
 
 def test_the_dashboard_shows_the_operation_at_a_glance(viewer):
