@@ -1,29 +1,46 @@
-"""The balance sums the database computes (balance_totals, balance_users_summary, balances_unavailable)
-give exactly what the row-by-row reading (balances_all, balance_summary) gives, on a book with every
-case: a failed key next to a good one at one venue, a venue failed before any good reading, a second
-venue, an asset without a price, an unverified key, an inactive account, a MASTER. Unavailable venues
-stay unavailable (listed, never counted, never zero)."""
+"""The stored balance summaries (AccountBalanceTotal, kept by the audit and by every change to the
+set of active keys) and the readers built on them (balance_totals, balance_users_summary, the
+dashboard's ranking) give exactly what the row-by-row reading (balances_all, balance_summary) gives,
+on a book with every case: a failed key next to a good one at one venue, a venue failed before any
+good reading, a second venue, an asset without a price, an unverified key, an inactive account, a
+MASTER, a key disabled, archived, erased, verified, and an audit that lands after a newer one.
+Unavailable venues stay unavailable (listed, never counted, never zero); no figure ranks last."""
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
 from django.utils import timezone
 
-from accounts.choices import AccountStatus
+from accounts.choices import AccountKind, AccountStatus
 from accounts.models import Account
+from accounts.selectors import accounts_filtered
 from brokers.api.serializers import UserBalanceListField, UserBalanceSerializer
-from brokers.models import BalanceSnapshot, BrokerCredential
-from brokers.paper_venue import paper_behaviour_set, paper_price_set
+from brokers.models import AccountBalanceTotal, BalanceSnapshot, BrokerCredential
+from brokers.paper_venue import paper_behaviour_set, paper_fund, paper_price_set
 from brokers.selectors import (
+    accounts_ranked_by_total,
     balance_summary,
     balance_totals,
+    balance_user_by_venue,
     balance_users_summary,
     balances_all,
     balances_unavailable,
 )
-from brokers.services import account_balance_totals_refresh, balance_audit_run
+from brokers.services import (
+    account_balance_totals_refresh,
+    balance_audit_run,
+    credential_add,
+    credential_status_set,
+    credential_verify,
+    credentials_archive,
+    credentials_archived_erase,
+)
 
 
 def _second_venue(credential: BrokerCredential, *, venue: str, rows: list[tuple[str, str, str | None]],
@@ -110,3 +127,153 @@ def test_every_unavailable_venue_is_listed_once(book):
     expected = sorted((b.account.user_id, v.venue, v.error) for b in balances_all() for v in b.unavailable)
     listed = [(u["user_id"], u["venue"], u["error"]) for u in balances_unavailable()]
     assert listed == expected and {u for u, _, _ in listed} == {"carol", "dave", "erin"}
+
+
+# --- the stored summary (AccountBalanceTotal) ------------------------------------------------
+def _computed(account: Account) -> dict:
+    """What the row-by-row reading (balance_user_by_venue) gives, in the stored summary's terms."""
+    entry = balance_user_by_venue(account=account)
+    return {
+        "total_usd": entry.total_usd if entry.has_figures else None,
+        "venues": {v.venue: v.usd for v in entry.venues.values() if v.available},
+        "unavailable": [{"venue": v.venue, "error": v.error, "last_good": v.last_good,
+                         "last_good_at": v.last_good_at} for v in entry.unavailable],
+    }
+
+
+def _stored(account: Account) -> dict:
+    row = AccountBalanceTotal.objects.get(account=account)
+    return {
+        "total_usd": row.total_usd,
+        "venues": {venue: Decimal(usd) for venue, usd in row.venues.items()},
+        "unavailable": [{**v, "last_good": None if v["last_good"] is None else Decimal(v["last_good"]),
+                         "last_good_at": None if v["last_good_at"] is None
+                         else dt.datetime.fromisoformat(v["last_good_at"])} for v in row.unavailable],
+    }
+
+
+def _account(user_id: str) -> Account:
+    return Account.objects.get(user_id=user_id)
+
+
+@pytest.mark.parametrize(("user_id", "case", "total"), [
+    ("alice", "ok, one venue", Decimal("6000.005")),
+    ("bob", "two venues, an asset without a price", Decimal("2510")),
+    ("carol", "failed venue with a last good figure", None),
+    ("dave", "two keys at one venue, one failing: that venue unavailable, the other counts", Decimal("40")),
+    ("erin", "a venue failed before any good reading, next to a good one", Decimal("900")),
+    ("frank", "a key, no reading yet: no figure at all", None),
+    ("gone", "an INACTIVE account keeps its figures (the readers leave it out)", Decimal("5000")),
+    ("nija_master", "the MASTER", Decimal("102500.5")),
+])
+def test_the_stored_summary_equals_the_computed_one(book, user_id, case, total):
+    account = _account(user_id)
+    assert _stored(account) == _computed(account), case
+    assert _stored(account)["total_usd"] == total, case
+
+
+def test_the_stored_summary_keeps_the_cases_apart(book):
+    carol, dave, erin = _stored(_account("carol")), _stored(_account("dave")), _stored(_account("erin"))
+    assert carol["venues"] == {} and carol["unavailable"][0]["last_good"] == Decimal("300")
+    assert carol["unavailable"][0]["last_good_at"] is not None and "RateLimited" in carol["unavailable"][0]["error"]
+    assert dave["venues"] == {"kraken": Decimal("40")}
+    [paper] = dave["unavailable"]
+    assert paper["venue"] == "paper" and paper["last_good"] == Decimal("705")  # both keys' last good readings
+    assert erin["venues"] == {"paper": Decimal("900")}
+    assert erin["unavailable"] == [{"venue": "kraken", "error": "AuthenticationError: bad key", "last_good": None,
+                                    "last_good_at": None}]
+    assert _stored(_account("frank")) == {"total_usd": None, "venues": {}, "unavailable": []}
+
+
+@pytest.mark.parametrize("change", ["disable", "archive", "archive_and_erase", "enable_again"])
+def test_a_change_to_the_set_of_active_keys_recomputes_the_summary(book, change):
+    bob = _account("bob")
+    kraken = BrokerCredential.objects.get(account=bob, venue="kraken")
+    if change == "disable":
+        credential_status_set(actor="test", credential=kraken, status=BrokerCredential.Status.DISABLED)
+        assert _stored(bob)["venues"] == {"paper": Decimal("2500")}
+    elif change == "archive":
+        credentials_archive(actor="test", account=bob, reason="offboarding")
+        assert _stored(bob) == {"total_usd": None, "venues": {}, "unavailable": []}
+    elif change == "archive_and_erase":
+        credentials_archive(actor="test", account=bob, reason="offboarding")
+        later = timezone.now() + dt.timedelta(days=settings.NIJA_CREDENTIAL_RETENTION_DAYS + 1)
+        assert credentials_archived_erase(now=later) == 2
+        assert _stored(bob)["total_usd"] is None
+    else:
+        credential_status_set(actor="test", credential=kraken, status=BrokerCredential.Status.DISABLED)
+        credential_status_set(actor="test", credential=kraken, status=BrokerCredential.Status.ACTIVE)
+        assert _stored(bob)["total_usd"] == Decimal("2510")
+    assert _stored(bob) == _computed(bob)
+
+
+@pytest.mark.parametrize(("perm", "status"), [("read_only,trade", "active"), ("read_only,trade,withdraw", "disabled")])
+def test_verifying_a_key_recomputes_the_summary(book, okx_venue, perm, status):
+    alice = _account("alice")
+    key = credential_add(actor="test", account=alice, venue="okx", api_key="okx-key-alice-1234",
+                         api_secret="okx-secret", passphrase="pp", verify=False)
+    # its verification failed once, stored as the audit stores it: unavailable (why), never counted
+    BalanceSnapshot.objects.create(account=alice, credential=key, venue="okx", fetched_at=timezone.now(),
+                                   status=BalanceSnapshot.Status.FAILED, error="key not verified yet", is_latest=True)
+    account_balance_totals_refresh(account_ids=[alice.pk])
+    assert [v["venue"] for v in _stored(alice)["unavailable"]] == ["okx"]
+    okx_venue["perm"] = perm
+    credential_verify(actor="test", credential=key)
+    assert BrokerCredential.objects.get(pk=key.pk).status == status
+    # verified: still unavailable until the audit reads it; refused (can withdraw): no longer counted at all
+    assert [v["venue"] for v in _stored(alice)["unavailable"]] == (["okx"] if status == "active" else [])
+    assert _stored(alice) == _computed(alice)
+
+
+def test_a_new_key_has_a_summary_with_no_figure_until_the_audit_reads_it(paper_credential):
+    newcomer = paper_credential(usd="10")
+    assert _stored(newcomer.account) == {"total_usd": None, "venues": {}, "unavailable": []}
+    balance_audit_run(account_ids=[newcomer.account_id])
+    assert _stored(newcomer.account) == {"total_usd": Decimal("10"), "venues": {"paper": Decimal("10")},
+                                         "unavailable": []}
+
+
+def test_an_audit_writes_the_summary_in_its_transaction(paper_credential, make_account):
+    key = paper_credential(make_account("alice"), usd="1000")
+    balance_audit_run()
+    assert _stored(key.account)["total_usd"] == Decimal("1000")
+    paper_fund(credential=key, asset="USD", amount="500")
+    paper_behaviour_set(credential=key, fault="rate_limited", fault_count=1)
+    balance_audit_run()
+    failed = _stored(key.account)
+    assert failed["total_usd"] is None and failed["unavailable"][0]["last_good"] == Decimal("1000")
+    balance_audit_run()
+    assert _stored(key.account)["total_usd"] == Decimal("1500") == _computed(key.account)["total_usd"]
+
+
+def test_a_stale_audit_leaves_the_summary_alone(paper_credential, make_account, time_machine):
+    key = paper_credential(make_account("alice"), usd="1000")
+    newer = dt.datetime(2026, 3, 1, 12, 5, tzinfo=dt.UTC)
+    time_machine.move_to(newer, tick=False)
+    balance_audit_run()
+    before = AccountBalanceTotal.objects.get(account=key.account)
+    paper_fund(credential=key, asset="USD", amount="500")
+    time_machine.move_to(newer - dt.timedelta(minutes=5), tick=False)  # a slower, older reading lands last
+    balance_audit_run()
+    after = AccountBalanceTotal.objects.get(account=key.account)
+    assert (after.total_usd, after.venues, after.updated_at) == (Decimal("1000"), {"paper": before.venues["paper"]},
+                                                                  before.updated_at)
+    assert _stored(key.account) == _computed(key.account)
+
+
+def test_the_data_migration_fills_what_the_audit_keeps(book):
+    expected = {row.account_id: (row.total_usd, row.venues, row.unavailable)
+                for row in AccountBalanceTotal.objects.all()}
+    AccountBalanceTotal.objects.all().delete()
+    migration = importlib.import_module("brokers.migrations.0006_account_balance_total_fill")
+    migration.summaries_fill(django_apps, None)
+    assert {row.account_id: (row.total_usd, row.venues, row.unavailable)
+            for row in AccountBalanceTotal.objects.all()} == expected
+
+
+def test_the_ranking_puts_accounts_without_a_figure_last(book, make_account):
+    make_account("zoe")  # no key at all
+    ranked = accounts_ranked_by_total(accounts=accounts_filtered(kind=AccountKind.USER))
+    assert [(a.user_id, a.balance_total) for a in ranked] == [
+        ("alice", Decimal("6000.005")), ("gone", Decimal("5000")), ("bob", Decimal("2510")),
+        ("erin", Decimal("900")), ("dave", Decimal("40")), ("carol", None), ("frank", None), ("zoe", None)]
