@@ -45,11 +45,12 @@ def account_list(*, status: str | None = None, kind: str | None = None) -> Query
 
 def accounts_filtered(*, status: str | None = None, kind: str | None = None, account_type: str | None = None,
                       tier: str | None = None, trading_enabled: bool | None = None,
-                      search: str | None = None) -> QuerySet[Account]:
+                      search: str | None = None, with_risk_profile: bool = True) -> QuerySet[Account]:
     """The registry filtered as the staff list and dashboard offer it (values already validated by
     the caller's form or serializer); `search` matches user id, name or e-mail. Unordered: the
-    caller's paginator orders it."""
-    qs = Account.objects.select_related("risk_profile")
+    caller's paginator orders it. `with_risk_profile=False` for a caller that shows none (the
+    dashboard ranks every account before it takes a page: a join it would carry for nothing)."""
+    qs = Account.objects.select_related("risk_profile") if with_risk_profile else Account.objects.all()
     exact = {"status": status, "kind": kind, "account_type": account_type, "tier": tier,
              "trading_enabled": trading_enabled}
     qs = qs.filter(**{k: v for k, v in exact.items() if v is not None})

@@ -36,6 +36,7 @@ from django.db import close_old_connections, connection, transaction  # noqa: E4
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+import nija_site.wsgi  # noqa: E402,F401 - the web process's start-up as gunicorn loads it (its gc.freeze)
 from reporting.models import DailyNav, LedgerEntry  # noqa: E402
 from reporting.services import book_nav_days_refresh  # noqa: E402
 from tests.bulk import activity_bulk_create, book_bulk_create  # noqa: E402

@@ -131,6 +131,9 @@ class AccountBalanceTotal(models.Model):
     unavailable = models.JSONField(default=list, blank=True,
                                    help_text="[{venue, error, last_good, last_good_at}] of venues whose latest "
                                              "fetch failed")
+    # Kept with the figures (both change only with the keys' statuses and the audit's readings):
+    # the balance views list an account with an ACTIVE key (and not INACTIVE, read live).
+    has_active_key = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

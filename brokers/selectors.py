@@ -369,13 +369,10 @@ def balance_summary(*, balances: list[AccountBalances] | None = None) -> dict:
     }
 
 
-_FAILED = Q(is_latest=True, status=BalanceSnapshot.Status.FAILED)
-
-
 def _summaries_covered() -> QuerySet[AccountBalanceTotal]:
-    """The stored balance summaries of the accounts the balance views cover (an active key,
-    account not INACTIVE): which accounts are covered is read now, their figures are stored."""
-    return AccountBalanceTotal.objects.filter(account_id__in=_covered_credentials().values("account_id"))
+    """The stored balance summaries of the accounts the balance views cover (`_covered_credentials`:
+    an ACTIVE key, stored with the figures; account not INACTIVE, read now)."""
+    return AccountBalanceTotal.objects.filter(has_active_key=True).exclude(account__status=AccountStatus.INACTIVE)
 
 
 def balance_totals() -> dict:
@@ -396,13 +393,13 @@ def balance_totals() -> dict:
 
 
 def balances_unavailable() -> list[dict]:
-    """Every covered venue whose latest fetch failed, by user id and venue: {"user_id", "venue",
-    "error"} (the dashboard lists them next to the totals that leave them out)."""
-    rows = (BalanceSnapshot.objects.filter(_active_credentials(), _FAILED,
-                                           account_id__in=_covered_credentials().values("account_id"))
-            .order_by("account__user_id", "venue", "credential_id")
-            .values_list("account__user_id", "venue", "error"))
-    return [{"user_id": user_id, "venue": venue, "error": error} for user_id, venue, error in rows]
+    """Every covered venue whose latest fetch failed, once, by user id and venue: {"user_id",
+    "venue", "error"} (the errors of its failing keys joined; the dashboard lists them next to the
+    totals that leave them out). From the stored summaries: only the accounts that have one."""
+    rows = (_summaries_covered().exclude(unavailable=[]).order_by("account__user_id")
+            .values_list("account__user_id", "unavailable"))
+    return [{"user_id": user_id, "venue": venue["venue"], "error": venue["error"]}
+            for user_id, unavailable in rows for venue in unavailable]
 
 
 def balance_report(*, user_id: str | None = None) -> dict:

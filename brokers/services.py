@@ -384,12 +384,15 @@ _FAILED = Q(is_latest=True, status=BalanceSnapshot.Status.FAILED)
 BALANCE_TOTALS_BATCH = 500
 
 
-def _balance_summaries_compute(account_ids: list[int], *, snapshots=BalanceSnapshot) -> dict[int, dict]:
-    """account id -> the AccountBalanceTotal fields, from the snapshot rows in the database (two
-    grouped queries for the whole list): per venue, summed over its credentials' latest good rows;
-    a venue where any credential's latest fetch failed is unavailable (its figure unknown, not a
-    partial sum) with the errors and its last good figure. `total_usd` is None with no available
-    venue. Amounts are exact decimal strings."""
+def _balance_summaries_compute(account_ids: list[int], *, snapshots=BalanceSnapshot,
+                               credentials=BrokerCredential) -> dict[int, dict]:
+    """account id -> the AccountBalanceTotal fields, from the snapshot rows in the database (three
+    queries for the whole list): per venue, summed over its credentials' latest good rows; a venue
+    where any credential's latest fetch failed is unavailable (its figure unknown, not a partial
+    sum) with the errors and its last good figure. `total_usd` is None with no available venue.
+    Amounts are exact decimal strings."""
+    active = set(credentials.objects.filter(account_id__in=account_ids, status=BrokerCredential.Status.ACTIVE)
+                 .values_list("account_id", flat=True))
     counted = snapshots.objects.filter(credential__status__in=_COUNTED_STATUSES, account_id__in=account_ids)
     errors: dict[tuple[int, str], list[str]] = defaultdict(list)
     for account_id, venue, error in counted.filter(_FAILED).order_by("credential_id").values_list(
@@ -400,7 +403,8 @@ def _balance_summaries_compute(account_ids: list[int], *, snapshots=BalanceSnaps
                .annotate(good=Count("id", filter=_GOOD), usd=Sum("usd_value", filter=_GOOD),
                          good_at=Min("fetched_at", filter=_GOOD), failed=Count("id", filter=_FAILED))
                .order_by("account_id", "venue").values_list("account_id", "venue", "good", "usd", "good_at", "failed"))
-    found = {pk: {"total_usd": None, "venues": {}, "unavailable": []} for pk in account_ids}
+    found = {pk: {"total_usd": None, "venues": {}, "unavailable": [], "has_active_key": pk in active}
+             for pk in account_ids}
     for account_id, venue, good, usd, good_at, failed in figures:
         summary = found[account_id]
         usd = usd or Decimal(0)
@@ -415,7 +419,8 @@ def _balance_summaries_compute(account_ids: list[int], *, snapshots=BalanceSnaps
     return found
 
 
-def _balance_summaries_store(account_ids: list[int], *, snapshots=BalanceSnapshot, totals=AccountBalanceTotal) -> None:
+def _balance_summaries_store(account_ids: list[int], *, snapshots=BalanceSnapshot, credentials=BrokerCredential,
+                             totals=AccountBalanceTotal) -> None:
     """Recompute and store these accounts' summaries (call inside a transaction). Their rows are
     locked first, in account order, so two writers of one account (an audit and a key's status
     change, each holding a different credential's lock) take turns and the later one reads what the
@@ -424,15 +429,15 @@ def _balance_summaries_store(account_ids: list[int], *, snapshots=BalanceSnapsho
     list(totals.objects.select_for_update().filter(account_id__in=account_ids).order_by("account_id")
          .values_list("account_id", flat=True))
     now = timezone.now()
-    summaries = _balance_summaries_compute(account_ids, snapshots=snapshots)
+    summaries = _balance_summaries_compute(account_ids, snapshots=snapshots, credentials=credentials)
     totals.objects.bulk_create(
         [totals(account_id=pk, updated_at=now, **fields) for pk, fields in summaries.items()],
         update_conflicts=True, unique_fields=["account"],
-        update_fields=["total_usd", "venues", "unavailable", "updated_at"])
+        update_fields=["total_usd", "venues", "unavailable", "has_active_key", "updated_at"])
 
 
 def account_balance_totals_refresh(*, account_ids: Iterable[int], snapshots=BalanceSnapshot,
-                                   totals=AccountBalanceTotal) -> int:
+                                   credentials=BrokerCredential, totals=AccountBalanceTotal) -> int:
     """THE way the stored balance summaries (AccountBalanceTotal) change: recompute these accounts'
     from their snapshot rows, in batches, in one transaction (the caller's, when inside one).
     Called by the balance audit for the accounts it wrote and wherever an account's set of counted
@@ -440,7 +445,8 @@ def account_balance_totals_refresh(*, account_ids: Iterable[int], snapshots=Bala
     ids = sorted(set(account_ids))
     with transaction.atomic():
         for start in range(0, len(ids), BALANCE_TOTALS_BATCH):
-            _balance_summaries_store(ids[start:start + BALANCE_TOTALS_BATCH], snapshots=snapshots, totals=totals)
+            _balance_summaries_store(ids[start:start + BALANCE_TOTALS_BATCH], snapshots=snapshots,
+                                     credentials=credentials, totals=totals)
     return len(ids)
 
 

@@ -1,6 +1,7 @@
 """The staff dashboard (/users): the operation at a glance, read-only. Every figure comes from the
 owning app's selectors and presenters; one page of user cards costs the same queries at 10 or
-10,000 accounts (the ranking by total runs in the database)."""
+10,000 accounts (the ranking joins the stored per-account totals; the totals and the book's NAV
+are stored rows too)."""
 
 from __future__ import annotations
 
@@ -131,7 +132,8 @@ def users_page(request: HttpRequest, *, site: NijaAdminSite) -> HttpResponse:
     form = UsersFilterForm(request.GET or None)
     filters = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
     search = filters.pop("q", None)
-    ranked = accounts_ranked_by_total(accounts=accounts_filtered(kind=AccountKind.USER, search=search, **filters))
+    ranked = accounts_ranked_by_total(accounts=accounts_filtered(kind=AccountKind.USER, search=search,
+                                                                 with_risk_profile=False, **filters))
     page = Paginator(ranked, CARDS_PER_PAGE).get_page(request.GET.get("page"))
     today = now.date()
     query = request.GET.copy()

@@ -16,6 +16,7 @@ def summaries_fill(apps, schema_editor):
     for start in range(0, len(ids), BATCH):
         account_balance_totals_refresh(account_ids=ids[start:start + BATCH],
                                        snapshots=apps.get_model("brokers", "BalanceSnapshot"),
+                                       credentials=credential_model,
                                        totals=apps.get_model("brokers", "AccountBalanceTotal"))
 
 

@@ -195,6 +195,7 @@ def test_a_change_to_the_set_of_active_keys_recomputes_the_summary(book, change)
     elif change == "archive":
         credentials_archive(actor="test", account=bob, reason="offboarding")
         assert _stored(bob) == {"total_usd": None, "venues": {}, "unavailable": []}
+        assert "bob" not in [u["user_id"] for u in balance_users_summary()["users"]]  # no active key: not listed
     elif change == "archive_and_erase":
         credentials_archive(actor="test", account=bob, reason="offboarding")
         later = timezone.now() + dt.timedelta(days=settings.NIJA_CREDENTIAL_RETENTION_DAYS + 1)
