@@ -123,11 +123,6 @@ def account_rows_in(*, ids) -> list[dict]:
     return list(account_rows(ids=ids).order_by("user_id"))
 
 
-def account_ids_user_ids(*, ids) -> list[tuple[int, str]]:
-    """(pk, user_id) of these accounts (a list of ids or a subquery of them), by user_id."""
-    return list(Account.objects.filter(pk__in=ids).order_by("user_id").values_list("pk", "user_id"))
-
-
 def accounts_copy_followers() -> QuerySet[Account]:
     """The accounts the engine copies to: USER accounts, ACTIVE, trading on."""
     return Account.objects.filter(kind=Account.Kind.USER, status=Account.Status.ACTIVE, trading_enabled=True)

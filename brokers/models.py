@@ -141,6 +141,8 @@ class AccountBalanceTotal(models.Model):
             # The dashboard's ranking: highest total first, accounts with no figure last.
             NullsLastIndex(models.OrderBy(models.F("total_usd"), descending=True, nulls_last=True),
                            models.F("account"), name="brokers_total_rank"),
+            # The few accounts with an unavailable venue (the dashboard lists them).
+            models.Index(fields=["account"], condition=~models.Q(unavailable=[]), name="brokers_total_unavailable"),
         ]
 
     def __str__(self) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import threading
 from decimal import Decimal
 
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from accounts.choices import AccountKind, AccountStatus
@@ -278,3 +280,29 @@ def test_the_ranking_puts_accounts_without_a_figure_last(book, make_account):
     assert [(a.user_id, a.balance_total) for a in ranked] == [
         ("alice", Decimal("6000.005")), ("gone", Decimal("5000")), ("bob", Decimal("2510")),
         ("erin", Decimal("900")), ("dave", Decimal("40")), ("carol", None), ("frank", None), ("zoe", None)]
+
+
+def test_two_keys_of_one_account_changed_at_once_leave_the_right_summary(postgres, transactional_db, book):
+    # Each change holds only its own key's row lock: the summary row's lock makes the later one
+    # read what the earlier committed.
+    bob = _account("bob")
+    keys = list(BrokerCredential.objects.filter(account=bob).order_by("pk"))
+    start = threading.Barrier(2)
+    errors: list = []
+
+    def disable(key) -> None:
+        try:
+            start.wait(5)
+            credential_status_set(actor="test", credential=key, status=BrokerCredential.Status.DISABLED)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=disable, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert _stored(bob) == _computed(bob) == {"total_usd": None, "venues": {}, "unavailable": []}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import threading
 from decimal import Decimal
 
 import pytest
@@ -92,3 +93,37 @@ def test_the_data_migration_fills_the_book_from_the_daily_navs(two_accounts):
     BookDailyNav.objects.all().delete()
     importlib.import_module("reporting.migrations.0007_book_daily_nav_fill").book_fill(django_apps, None)
     assert _book() == expected == _sums()
+
+
+def _refresh_at_once(accounts, *, through: dt.date) -> list:
+    """Refresh these accounts' NAV on one thread each, released together; the errors raised."""
+    start = threading.Barrier(len(accounts))
+    errors: list = []
+
+    def refresh(account) -> None:
+        try:
+            start.wait(5)
+            daily_nav_refresh(account=account, through=through)
+        except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refresh, args=(account,)) for account in accounts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+def test_two_accounts_refreshed_at_once_leave_the_right_sums(postgres, transactional_db, make_account):
+    # Two report workers refreshing two accounts' NAV over the same days at the same moment: the
+    # book rows' locks make the later one sum what the earlier committed.
+    accounts = [make_account(f"racer_{n}") for n in range(2)]
+    for n, account in enumerate(accounts):
+        _ledger(account, f"2026-01-01T09:00:00Z,deposit,paper,USD,{100 * (n + 1)},,,,,r-{n}")
+    for extra in range(3):
+        last = DAY + dt.timedelta(days=5 + extra)
+        assert _refresh_at_once(accounts, through=last) == []
+        assert _book() == _sums() and _book()[last] == (Decimal(300), 2)
