@@ -283,8 +283,8 @@ def test_the_ranking_puts_accounts_without_a_figure_last(book, make_account):
 
 
 def test_two_keys_of_one_account_changed_at_once_leave_the_right_summary(postgres, transactional_db, book):
-    # Each change holds only its own key's row lock: the summary row's lock makes the later one
-    # read what the earlier committed.
+    # Each change locks only its own key's row; the later one must still see the earlier one's
+    # status (the summary row's lock, and here also the audit chain's, put them in turn).
     bob = _account("bob")
     keys = list(BrokerCredential.objects.filter(account=bob).order_by("pk"))
     start = threading.Barrier(2)

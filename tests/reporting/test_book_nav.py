@@ -118,12 +118,16 @@ def _refresh_at_once(accounts, *, through: dt.date) -> list:
 
 
 def test_two_accounts_refreshed_at_once_leave_the_right_sums(postgres, transactional_db, make_account):
-    # Two report workers refreshing two accounts' NAV over the same days at the same moment: the
-    # book rows' locks make the later one sum what the earlier committed.
+    # Two report workers refreshing two accounts' NAV at the same moment, each changing the same
+    # existing days (a new deposit): the book rows' locks make the later one sum what the earlier
+    # committed, so neither overwrites the other's figure with a sum that missed it.
     accounts = [make_account(f"racer_{n}") for n in range(2)]
+    last = DAY + dt.timedelta(days=5)
     for n, account in enumerate(accounts):
         _ledger(account, f"2026-01-01T09:00:00Z,deposit,paper,USD,{100 * (n + 1)},,,,,r-{n}")
-    for extra in range(3):
-        last = DAY + dt.timedelta(days=5 + extra)
+        daily_nav_refresh(account=account, through=last)
+    for extra in range(1, 6):
+        for n, account in enumerate(accounts):
+            _ledger(account, f"2026-01-02T09:00:00Z,deposit,paper,USD,10,,,,,r-{n}-{extra}")
         assert _refresh_at_once(accounts, through=last) == []
-        assert _book() == _sums() and _book()[last] == (Decimal(300), 2)
+        assert _book() == _sums() and _book()[last] == (Decimal(300 + 20 * extra), 2)
