@@ -57,6 +57,10 @@ def _hint(api_key: str) -> str:
     return api_key[-4:] if len(api_key) >= 8 else ""
 
 
+# What a PAPER key may do: trade its simulated account, never withdraw (no venue to ask).
+PAPER_PERMISSIONS = PermissionReport(can_trade=True, can_withdraw=False, detail={"venue": "paper"})
+
+
 def _verify(*, venue: str, api_key: str, api_secret: str, passphrase: str, paper: bool,
             credential_id: int | None) -> PermissionReport:
     """Fetch balances (proves the key works) and ask the venue what the key may do."""
@@ -159,7 +163,8 @@ def credential_check(
                 code="withdraw_permission",
             )
     elif venue == "paper":
-        permissions = {"checked": True, "can_trade": True, "can_withdraw": False, "detail": {"venue": "paper"}}
+        permissions = {"checked": True, "can_trade": PAPER_PERMISSIONS.can_trade,
+                       "can_withdraw": PAPER_PERMISSIONS.can_withdraw, "detail": dict(PAPER_PERMISSIONS.detail)}
         verified_at = timezone.now()
     if allow_withdraw_permission:
         permissions["withdraw_accepted"] = True
@@ -340,13 +345,17 @@ def credential_verify(*, actor: Actor, credential: BrokerCredential) -> str:
     credential_add would have. Returns '' when it is now ACTIVE, else why it is not: a key the
     venue refuses stays UNVERIFIED (tried again next audit); a key that can withdraw, not accepted
     with a reason when it was added, is DISABLED. Every outcome but a failed call is audited."""
-    secrets = crypto.credential_secrets(credential)
-    try:
-        with credential_lock(credential.pk):
-            report = _verify(venue=credential.venue, api_key=secrets.api_key, api_secret=secrets.api_secret,
-                             passphrase=secrets.passphrase, paper=credential.is_paper, credential_id=None)
-    except ApplicationError as exc:
-        return f"key not verified yet: {exc.message}"
+    if credential.venue == "paper":
+        # Nothing to ask a venue: the simulated account is the credential (as credential_check says).
+        report = PAPER_PERMISSIONS
+    else:
+        secrets = crypto.credential_secrets(credential)
+        try:
+            with credential_lock(credential.pk):
+                report = _verify(venue=credential.venue, api_key=secrets.api_key, api_secret=secrets.api_secret,
+                                 passphrase=secrets.passphrase, paper=credential.is_paper, credential_id=None)
+        except ApplicationError as exc:
+            return f"key not verified yet: {exc.message}"
     permissions = {"checked": True, "can_trade": report.can_trade, "can_withdraw": report.can_withdraw,
                    "detail": report.detail}
     accepted = bool(credential.permissions.get("withdraw_accepted"))

@@ -717,10 +717,15 @@ def overview_range_start(key: str, *, today: dt.date, first_day: dt.date) -> dt.
 
 
 def books_version(*, account: Account) -> str:
-    """Changes whenever the account's ledger or any price changes: two indexed aggregates."""
+    """Changes whenever the account's ledger or a price its books read changes: an indexed aggregate
+    and the newest price point's id. Points recorded from ledger fills are left out, as
+    `price_book_for` leaves them out: every account's copy fills record them, and they must not make
+    every other account's figures stale (the newest-first walk on the primary key stops at the first
+    venue, manual or demo point)."""
     ledger = LedgerEntry.objects.filter(account=account).aggregate(n=Count("id"), last=Max("id"),
                                                                    at=Max("created_at"))
-    price = PricePoint.objects.aggregate(last=Max("id"))["last"]
+    price = (PricePoint.objects.exclude(source=PricePoint.Source.LEDGER).order_by("-id")
+             .values_list("id", flat=True).first())
     stamp = ledger["at"].timestamp() if ledger["at"] else 0
     return f"{ledger['n']}.{ledger['last']}.{stamp}.{price}"
 

@@ -201,3 +201,17 @@ def test_paper_keys_may_repeat_because_the_paper_venue_ignores_its_key(make_acco
         credential_add(actor="test", account=make_account(user_id), venue="paper", api_key="paper-demo-key",
                        api_secret="paper-secret")
     assert BrokerCredential.objects.filter(venue="paper").count() == 2
+
+
+def test_a_paper_key_set_back_to_unverified_is_verified_by_the_audit_not_crashed_on(make_account):
+    # A PAPER client is keyed by the stored credential: verifying one must hand it the id.
+    credential = credential_add(actor="test", account=make_account("daivon_frazier"), venue="paper",
+                                api_key="paper-demo-key", api_secret="paper-secret")
+    credential_status_set(actor="test", credential=credential, status="unverified", reason="re-check")
+    credential.refresh_from_db()
+    assert credential.status == BrokerCredential.Status.UNVERIFIED
+    summary = balance_audit_run()
+    credential.refresh_from_db()
+    assert summary.failures == [] and summary.ok == 1
+    assert credential.status == BrokerCredential.Status.ACTIVE
+    assert AuditEvent.objects.filter(action="CREDENTIAL_VERIFY").count() == 1

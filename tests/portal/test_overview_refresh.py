@@ -195,3 +195,16 @@ def test_a_write_during_the_computation_is_caught_by_a_second_pass(investor):
         account_overview_refresh_task.delay(account.pk)
     assert written and results == [(REFRESH, 2)]  # the books moved while it computed: computed again
     assert latest_of(account)["version"] == account_overview_current(account=account)
+
+
+def test_a_price_recorded_from_another_accounts_fill_leaves_the_figures_current(client, investor):
+    # The books never read ledger-fill points (price_book_for), so they must not make figures stale.
+    account, user = investor()
+    client.force_login(user)
+    client.get("/portal/")
+    version = account_overview_current(account=account)
+    price_point_record(asset="BTC", price="49000", source="ledger")
+    assert account_overview_current(account=account) == version
+    assert NOTE not in client.get("/portal/").content.decode()
+    price_point_record(asset="BTC", price="49500", source="venue")
+    assert account_overview_current(account=account) != version
