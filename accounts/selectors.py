@@ -57,6 +57,8 @@ def accounts_filtered(*, status: str | None = None, kind: str | None = None, acc
     if search:
         qs = qs.filter(Q(user_id__icontains=search) | Q(full_name__icontains=search) | Q(email__icontains=search))
     return qs
+
+
 def accounts_offboardable() -> QuerySet[Account]:
     """USER accounts an offboarding may start for (not INACTIVE, not already offboarding)."""
     return Account.objects.filter(kind=Account.Kind.USER).exclude(

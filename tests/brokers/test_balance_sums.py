@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.db import connection
 from django.utils import timezone
 
@@ -280,6 +281,22 @@ def test_the_ranking_puts_accounts_without_a_figure_last(book, make_account):
     assert [(a.user_id, a.balance_total) for a in ranked] == [
         ("alice", Decimal("6000.005")), ("gone", Decimal("5000")), ("bob", Decimal("2510")),
         ("erin", Decimal("900")), ("dave", Decimal("40")), ("carol", None), ("frank", None), ("zoe", None)]
+
+
+def test_every_page_of_the_ranking_is_the_slice_of_the_whole_one(book, make_account):
+    # Pages come from the ranked accounts (by the rank index), then the ones that never had a key.
+    for user_id in ("yann", "xena", "zoe"):
+        make_account(user_id)
+    ranked = accounts_ranked_by_total(accounts=accounts_filtered(kind=AccountKind.USER))
+    whole = [a.user_id for a in ranked]
+    assert len(whole) == ranked.count() == 10 and whole[-3:] == ["xena", "yann", "zoe"]
+    for start in range(0, 11):
+        for stop in range(start, 12):
+            fresh = accounts_ranked_by_total(accounts=accounts_filtered(kind=AccountKind.USER))
+            assert [a.user_id for a in fresh[start:stop]] == whole[start:stop], (start, stop)
+    pages = Paginator(accounts_ranked_by_total(accounts=accounts_filtered(kind=AccountKind.USER)), 4)
+    assert [[a.user_id for a in pages.page(n).object_list] for n in pages.page_range] == [
+        whole[0:4], whole[4:8], whole[8:10]]
 
 
 def test_two_keys_of_one_account_changed_at_once_leave_the_right_summary(postgres, transactional_db, book):
