@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import threading
 from decimal import Decimal
 
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db import connection
 from django.utils import timezone
 
 from accounts.choices import AccountKind, AccountStatus
@@ -44,6 +42,7 @@ from brokers.services import (
     credentials_archive,
     credentials_archived_erase,
 )
+from tests.concurrency import run_at_once
 
 
 def _second_venue(credential: BrokerCredential, *, venue: str, rows: list[tuple[str, str, str | None]],
@@ -304,22 +303,8 @@ def test_two_keys_of_one_account_changed_at_once_leave_the_right_summary(postgre
     # status (the summary row's lock, and here also the audit chain's, put them in turn).
     bob = _account("bob")
     keys = list(BrokerCredential.objects.filter(account=bob).order_by("pk"))
-    start = threading.Barrier(2)
-    errors: list = []
-
-    def disable(key) -> None:
-        try:
-            start.wait(5)
-            credential_status_set(actor="test", credential=key, status=BrokerCredential.Status.DISABLED)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=disable, args=(key,)) for key in keys]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = run_at_once([
+        lambda key=key: credential_status_set(actor="test", credential=key, status=BrokerCredential.Status.DISABLED)
+        for key in keys])
     assert errors == []
     assert _stored(bob) == _computed(bob) == {"total_usd": None, "venues": {}, "unavailable": []}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import threading
 from decimal import Decimal
 
 import pytest
@@ -18,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from reporting.models import BookDailyNav, DailyNav
 from reporting.selectors import book_nav_daily
 from reporting.services import daily_nav_refresh, ledger_import_csv
+from tests.concurrency import run_at_once
 
 HEADER = "occurred_at,kind,venue,asset,amount,counter_asset,counter_amount,fee_asset,fee_amount,external_id\n"
 DAY = dt.date(2026, 1, 1)
@@ -97,24 +97,8 @@ def test_the_data_migration_fills_the_book_from_the_daily_navs(two_accounts):
 
 def _refresh_at_once(accounts, *, through: dt.date) -> list:
     """Refresh these accounts' NAV on one thread each, released together; the errors raised."""
-    start = threading.Barrier(len(accounts))
-    errors: list = []
-
-    def refresh(account) -> None:
-        try:
-            start.wait(5)
-            daily_nav_refresh(account=account, through=through)
-        except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=refresh, args=(account,)) for account in accounts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return errors
+    return run_at_once([lambda account=account: daily_nav_refresh(account=account, through=through)
+                        for account in accounts])
 
 
 def test_two_accounts_refreshed_at_once_leave_the_right_sums(postgres, transactional_db, make_account):
