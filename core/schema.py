@@ -1,8 +1,10 @@
-"""GET /api/v1/schema/: the OpenAPI schema, documenting its own errors like every other endpoint."""
+"""GET /api/v1/schema/ (the OpenAPI schema, documenting its own errors like every other endpoint) and
+GET /api/v1/docs/ (Swagger UI over it). Both render YAML or HTML, but their errors are the API's JSON
+error shape with its code (otp_required, not_authenticated, ...), as every other endpoint's are."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +15,20 @@ from .errors import ApplicationError
 FORMATS = ("json", "yaml")
 
 
-class ApiSchemaView(SpectacularAPIView):
+class JsonErrors:
+    """An error from a view that renders YAML or HTML is rendered as JSON: otherwise its code and
+    message never reach the caller (the error-shape middleware could only say "Forbidden")."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().handle_exception(exc)
+
+
+class ApiDocsView(JsonErrors, SpectacularSwaggerSplitView):
+    pass
+
+
+class ApiSchemaView(JsonErrors, SpectacularAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(FORMATS),
                                      description="default: by the Accept header (YAML first)")],

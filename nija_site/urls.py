@@ -2,10 +2,9 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from brokers.api.views import UsersSummaryAliasView
-from core.schema import ApiSchemaView
+from core.schema import ApiDocsView, ApiSchemaView
 from core.views import healthz
 
 api_v1 = [
@@ -15,7 +14,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("compliance.api.urls")),
     path("schema/", ApiSchemaView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 urlpatterns = [
