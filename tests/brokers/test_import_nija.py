@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 
@@ -25,17 +26,34 @@ USERS = [
     {"user_id": "marcus_reed", "name": "Marcus Reed", "account_type": "retail", "broker_type": "coinbase",
      "enabled": False, "description": "no keys yet"},
 ]
-ENV = """
+# Fake API secrets, made afresh each run, so the repository holds no secret-shaped value; the
+# "must-not-leak" mark in most of them is what the output checks look for.
+LEAK_MARK = "must-not-leak"
+
+
+def fake_secret(name: str, *, marked: bool = True) -> str:
+    return f"{name}-{secrets.token_hex(8)}" + (f"-{LEAK_MARK}" if marked else "")
+
+
+ENV_DAIVON_SECRET, ENV_TANIA_SECRET, ENV_MASTER_SECRET, ENV_COINBASE_SECRET = (
+    fake_secret(name, marked=False) for name in ("kraken-daivon", "alpaca-tania", "kraken-master", "coinbase"))
+DAIVON_SECRET, DAIVON_FULL_SECRET, TANIA_ALPACA_SECRET, TANIA_YAML_SECRET, TANIA_ENV_SECRET = (
+    fake_secret(name) for name in ("kraken-daivon", "kraken-daivon-full", "alpaca-tania", "tania-kraken",
+                                   "kraken-tania-env"))
+LEE_SECRET, MASTER_SECRET, NOBODY_SECRET, OKX_SECRET = (
+    fake_secret(name) for name in ("kraken-lee", "kraken-master", "kraken-nobody", "okx"))
+OTHER_SECRET = fake_secret("other", marked=False)
+ENV = f"""
 # NIJA .env
 KRAKEN_USER_DAIVON_API_KEY=kraken-daivon-key-0001
-KRAKEN_USER_DAIVON_API_SECRET="kraken-daivon-secret"
+KRAKEN_USER_DAIVON_API_SECRET="{ENV_DAIVON_SECRET}"
 ALPACA_USER_TANIA_API_KEY=PKTANIA00000002
-ALPACA_USER_TANIA_API_SECRET=alpaca-tania-secret
+ALPACA_USER_TANIA_API_SECRET={ENV_TANIA_SECRET}
 ALPACA_USER_TANIA_PAPER=true
 export KRAKEN_MASTER_API_KEY=kraken-master-key-0003
-KRAKEN_MASTER_API_SECRET=kraken-master-secret
+KRAKEN_MASTER_API_SECRET={ENV_MASTER_SECRET}
 COINBASE_PLATFORM_API_KEY=coinbase-platform-key-0004
-COINBASE_PLATFORM_API_SECRET=coinbase-platform-secret
+COINBASE_PLATFORM_API_SECRET={ENV_COINBASE_SECRET}
 """
 
 
@@ -66,7 +84,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(db, nija_dir):
     assert "no credentials for marcus_reed" in out
     assert "dry run: 8 change(s) planned" in out
     assert not Account.objects.exists() and not BrokerCredential.objects.exists()
-    assert "kraken-daivon-secret" not in out
+    assert ENV_DAIVON_SECRET not in out
 
 
 def test_import_creates_accounts_and_encrypted_credentials_and_rerun_changes_nothing(db, nija_dir):
@@ -79,7 +97,7 @@ def test_import_creates_accounts_and_encrypted_credentials_and_rerun_changes_not
     assert daivon.trading_enabled and not Account.objects.get(user_id="marcus_reed").trading_enabled
     tania_key = BrokerCredential.objects.get(account__user_id="tania_gilbert")
     assert tania_key.venue == "alpaca" and tania_key.is_paper
-    assert credential_secrets(BrokerCredential.objects.get(account=daivon)).api_secret == "kraken-daivon-secret"
+    assert credential_secrets(BrokerCredential.objects.get(account=daivon)).api_secret == ENV_DAIVON_SECRET
     assert {c.venue for c in master.credentials.all()} == {"kraken", "coinbase"}
     events = AuditEvent.objects.count()
 
@@ -127,28 +145,28 @@ INSTALL = {
     },
     "nija_platform.json": {"name": "NIJA Platform", "broker": "kraken", "role": "platform", "enabled": True},
 }
-TANIA_YAML = """\
+TANIA_YAML = f"""\
 broker: KRAKEN
 api_key: "tania-kraken-key-7777"
-api_secret: "tania-kraken-secret-must-not-leak"
+api_secret: "{TANIA_YAML_SECRET}"
 enabled: true
 independent_trading: true
 risk_multiplier: 0.5
 """
-INSTALL_ENV = """\
+INSTALL_ENV = f"""\
 KRAKEN_USER_DAIVON_API_KEY=kraken-daivon-key-0001
-KRAKEN_USER_DAIVON_API_SECRET=kraken-daivon-secret-must-not-leak
+KRAKEN_USER_DAIVON_API_SECRET={DAIVON_SECRET}
 ALPACA_USER_TANIA_GILBERT_API_KEY=PKTANIA00000002
-ALPACA_USER_TANIA_GILBERT_API_SECRET=alpaca-tania-secret-must-not-leak
+ALPACA_USER_TANIA_GILBERT_API_SECRET={TANIA_ALPACA_SECRET}
 ALPACA_USER_TANIA_GILBERT_PAPER=true
 KRAKEN_USER_LEE_API_KEY=kraken-lee-key-0005
-KRAKEN_USER_LEE_API_SECRET=kraken-lee-secret-must-not-leak
+KRAKEN_USER_LEE_API_SECRET={LEE_SECRET}
 KRAKEN_MASTER_API_KEY=kraken-master-key-0003
-KRAKEN_MASTER_API_SECRET=kraken-master-secret-must-not-leak
+KRAKEN_MASTER_API_SECRET={MASTER_SECRET}
 KRAKEN_USER_NOBODY_API_KEY=kraken-nobody-key-0009
-KRAKEN_USER_NOBODY_API_SECRET=kraken-nobody-secret-must-not-leak
+KRAKEN_USER_NOBODY_API_SECRET={NOBODY_SECRET}
 """
-SECRETS = ("must-not-leak", "kraken-daivon-key-0001", "tania-kraken-key-7777", "PKTANIA00000002")
+SECRETS = (LEAK_MARK, "kraken-daivon-key-0001", "tania-kraken-key-7777", "PKTANIA00000002")
 
 
 def write_install(root, files: dict | None = None, *, env: str = INSTALL_ENV, yaml_text: str | None = TANIA_YAML):
@@ -234,8 +252,8 @@ def test_import_maps_every_field_and_rerunning_changes_nothing(db, install):
     assert [(c["venue"], c["enabled"], c["status"], c["key_hint"], c["paper"]) for c in tania["credentials"]] == [
         ("alpaca", False, "disabled", "****0002", True), ("kraken", True, "unverified", "****7777", False)]
     yaml_key = BrokerCredential.objects.get(account__user_id="tania_gilbert", venue="kraken")
-    assert credential_secrets(yaml_key).api_secret == "tania-kraken-secret-must-not-leak"
-    assert "must-not-leak" not in yaml_key.api_secret_encrypted
+    assert credential_secrets(yaml_key).api_secret == TANIA_YAML_SECRET
+    assert LEAK_MARK not in yaml_key.api_secret_encrypted
 
     lee = json.loads(status("lee_park"))
     assert lee["trading_enabled"] is False and lee["credentials"][0]["enabled"] is True
@@ -418,12 +436,12 @@ def test_prefer_of_a_file_the_import_does_not_read_is_refused(db, install):
 
 def test_yaml_and_env_keys_that_differ_are_refused_unless_one_is_preferred(db, tmp_path):
     env_text = INSTALL_ENV + "KRAKEN_USER_TANIA_API_KEY=kraken-tania-env-key-8888\n" \
-                             "KRAKEN_USER_TANIA_API_SECRET=kraken-tania-env-secret-must-not-leak\n"
+                             f"KRAKEN_USER_TANIA_API_SECRET={TANIA_ENV_SECRET}\n"
     config, env = write_install(tmp_path, env=env_text)
     with pytest.raises(CommandError, match=r"tania_gilbert: KRAKEN_USER_TANIA_\* and tania_gilbert\.yaml hold "
                                            r"different kraken keys \(api_key, api_secret differ\)") as refused:
         run(*args(config, env))
-    assert "must-not-leak" not in str(refused.value) and "8888" not in str(refused.value)
+    assert LEAK_MARK not in str(refused.value) and "8888" not in str(refused.value)
     assert_nothing_written()
     out = run(*args(config, env, "--prefer", "nija.env"))
     assert "kraken keys from KRAKEN_USER_TANIA_* (--prefer) over KRAKEN_USER_TANIA_* and tania_gilbert.yaml" in out
@@ -433,15 +451,15 @@ def test_yaml_and_env_keys_that_differ_are_refused_unless_one_is_preferred(db, t
 
 def test_same_key_in_yaml_and_env_is_one_credential(db, tmp_path):
     env_text = INSTALL_ENV + "KRAKEN_USER_TANIA_API_KEY=tania-kraken-key-7777\n" \
-                             "KRAKEN_USER_TANIA_API_SECRET=tania-kraken-secret-must-not-leak\n"
+                             f"KRAKEN_USER_TANIA_API_SECRET={TANIA_YAML_SECRET}\n"
     config, env = write_install(tmp_path, env=env_text)
     out = run(*args(config, env, "--dry-run"))
     assert "kraken keys: KRAKEN_USER_TANIA_* and tania_gilbert.yaml hold the same key" in out
 
 
-FULL_AND_FIRST = INSTALL_ENV + """\
+FULL_AND_FIRST = INSTALL_ENV + f"""\
 KRAKEN_USER_DAIVON_FRAZIER_API_KEY=kraken-daivon-full-key-4444
-KRAKEN_USER_DAIVON_FRAZIER_API_SECRET=kraken-daivon-full-secret-must-not-leak
+KRAKEN_USER_DAIVON_FRAZIER_API_SECRET={DAIVON_FULL_SECRET}
 """
 
 
@@ -459,14 +477,15 @@ def test_full_name_and_first_name_variables_that_differ_are_refused_unless_prefe
 
 def test_full_name_and_first_name_variables_with_the_same_values_are_accepted(db, tmp_path):
     same = INSTALL_ENV + ("KRAKEN_USER_DAIVON_FRAZIER_API_KEY=kraken-daivon-key-0001\n"
-                          "KRAKEN_USER_DAIVON_FRAZIER_API_SECRET=kraken-daivon-secret-must-not-leak\n")
+                          f"KRAKEN_USER_DAIVON_FRAZIER_API_SECRET={DAIVON_SECRET}\n")
     config, env = write_install(tmp_path, env=same)
     out = run(*args(config, env, "--dry-run"))
     assert "KRAKEN_USER_DAIVON_FRAZIER_* used; KRAKEN_USER_DAIVON_* holds the same values" in out
 
 
 def test_master_and_platform_variables_that_differ_are_refused(db, tmp_path):
-    env_text = INSTALL_ENV + "KRAKEN_PLATFORM_API_KEY=kraken-platform-key-6666\nKRAKEN_PLATFORM_API_SECRET=x-secret\n"
+    env_text = INSTALL_ENV + ("KRAKEN_PLATFORM_API_KEY=kraken-platform-key-6666\n"
+                              f"KRAKEN_PLATFORM_API_SECRET={OTHER_SECRET}\n")
     config, env = write_install(tmp_path, env=env_text)
     with pytest.raises(CommandError, match=r"KRAKEN_MASTER_\* and KRAKEN_PLATFORM_\* are both set with different "
                                            r"API_KEY, API_SECRET"):
@@ -481,7 +500,8 @@ def test_a_key_without_its_secret_is_refused_in_the_dry_run_too(db, tmp_path):
 
 
 def test_yaml_keys_are_permission_checked_like_env_keys(db, tmp_path, okx_venue):
-    yaml_text = ('broker: okx\napi_key: "okx-key-5f5f-AAAA-0001"\napi_secret: "okx-secret-must-not-leak"\n'
+    yaml_text = ('broker: okx\napi_key: "okx-key-5f5f-AAAA-0001"\n'
+                 f'api_secret: "{OKX_SECRET}"\n'
                  'passphrase: "okx-pass-phrase-42"\n')
     config, env = write_install(tmp_path, {name: None for name in INSTALL} | {"retail_kraken.json": []},
                                 env="", yaml_text=yaml_text)
@@ -511,7 +531,7 @@ def test_a_key_already_registered_for_another_account_is_refused_and_nothing_is_
     config, env = nija_dir
     other = make_account("someone_else")
     credential_add(actor="test", account=other, venue="kraken", api_key="kraken-daivon-key-0001",
-                   api_secret="x-secret", verify=False)
+                   api_secret=OTHER_SECRET, verify=False)
     with pytest.raises(CommandError, match="already registered for account someone_else"):
         run("--config-dir", str(config), "--env-file", str(env), "--no-verify")
     assert not Account.objects.exclude(user_id="someone_else").exists()
