@@ -24,6 +24,7 @@ in this process (--executor inproc).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import os
@@ -36,6 +37,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -88,7 +90,9 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Account, RiskProfile  # noqa: E402
 from brokers import crypto  # noqa: E402
+from brokers.clients.base import OrderResult  # noqa: E402
 from brokers.models import BalanceSnapshot, BrokerCredential, PaperBalance, PaperBehaviour, PaperOrder  # noqa: E402
+from copytrading import execution, planning  # noqa: E402
 from copytrading.api.views import SIGNATURE_HEADER, TIMESTAMP_HEADER, signal_signature  # noqa: E402
 from copytrading.execution import chunk_size, copy_orders_execute  # noqa: E402
 from copytrading.models import CopyOrder, MasterSignal  # noqa: E402
@@ -268,15 +272,10 @@ class StubVenue:
     venue = "paper"
 
     def __init__(self) -> None:
-        # imported here: Django is set up at run time, after the script picks its database (app registry)
-        from brokers.clients.base import OrderResult
-
         self.result_cls = OrderResult
         self.orders: dict[str, object] = {}
 
     async def create_order(self, request):
-        import asyncio
-
         await asyncio.sleep(ARGS.latency_ms / 1000)
         result = self.result_cls(
             venue_order_id=f"S-{request.client_order_id}", client_order_id=request.client_order_id,
@@ -362,8 +361,6 @@ def run_sequential(n: int) -> dict:
     followers_enable(n)
     old_eager = celery_app.conf.task_always_eager
     # Plan without queueing: the baseline sends the same plan one order at a time, here.
-    from unittest import mock
-
     started = time.monotonic()
     with mock.patch("copytrading.planning.copy_orders_enqueue"):  # patched where planning uses it
         sig = signal_submit()
@@ -379,11 +376,6 @@ def main() -> None:
     baseline = {int(s) for s in ARGS.baseline.split(",") if s}
     executor = ARGS.executor or ("celery" if ARGS.redis and not ARGS.stub_venue else "inproc")
     if ARGS.stub_venue:
-        # imported here: Django is set up at run time, after the script picks its database (app registry)
-        from unittest import mock
-
-        from copytrading import execution, planning
-
         stub = StubVenue()
         STUB.append(stub)
         mock.patch.object(execution, "_caller_for", lambda cred: execution._Caller(stub, threaded=False)).start()

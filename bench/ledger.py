@@ -23,6 +23,15 @@ from harness import django_setup  # bench/harness.py, before any project import
 
 django_setup("ledger")
 
+# After Django is set up (the database this run picked), as every benchmark does:
+from django.core.management import call_command  # noqa: E402
+
+from accounts.services import account_onboard  # noqa: E402
+from reporting.lots import EntryRow, PriceBook, lot_events_from_entries, lots_match  # noqa: E402
+from reporting.models import LedgerEntry, Report  # noqa: E402
+from reporting.selectors import ledger_rows  # noqa: E402
+from reporting.services import ledger_entries_write, ledger_entry_build, report_generate  # noqa: E402
+
 ASSETS = {"BTC": Decimal("50000"), "ETH": Decimal("3000"), "SOL": Decimal("150"), "XRP": Decimal("0.6")}
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -42,9 +51,6 @@ def current_rss_mib() -> float:
 
 def synthetic_rows(n: int, *, seed: int, span: dt.timedelta) -> list:
     """n trade fills over `span`: buys and sells of four assets against USD, USD fees, no oversells."""
-    # imported here: Django is set up at run time, after the script picks its database (app registry)
-    from reporting.lots import EntryRow
-
     rng = random.Random(seed)
     held = dict.fromkeys(ASSETS, Decimal(0))
     price = dict(ASSETS)
@@ -73,9 +79,6 @@ def synthetic_rows(n: int, *, seed: int, span: dt.timedelta) -> list:
 
 
 def case_lot_matching(n: int) -> dict:
-    # imported here: Django is set up at run time, after the script picks its database (app registry)
-    from reporting.lots import PriceBook, lot_events_from_entries, lots_match
-
     rows = synthetic_rows(n, seed=1, span=dt.timedelta(days=365))
     before = current_rss_mib()
     prices = PriceBook()
@@ -101,13 +104,6 @@ def case_lot_matching(n: int) -> dict:
 
 
 def case_monthly_report(n: int) -> dict:
-    from django.core.management import call_command
-
-    # imported here: Django is set up at run time, after the script picks its database (app registry)
-    from accounts.services import account_onboard
-    from reporting.models import LedgerEntry, Report
-    from reporting.services import ledger_entries_write, ledger_entry_build, report_generate
-
     call_command("migrate", verbosity=0, interactive=False)
     account = account_onboard(actor="bench", user_id="bench_user", full_name="Bench User",
                               email="bench@example.com", initial_capital=Decimal("1000000"))
@@ -129,9 +125,6 @@ def case_monthly_report(n: int) -> dict:
     report_s = time.perf_counter() - t
     assert Report.objects.filter(pk=report.pk).exists()
     # Baseline in the same run: just reading the 100k rows out of the database.
-    # imported here: Django is set up at run time, after the script picks its database (app registry)
-    from reporting.selectors import ledger_rows
-
     t = time.perf_counter()
     ledger_rows(account=account)
     read_s = time.perf_counter() - t

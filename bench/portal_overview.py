@@ -41,7 +41,23 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.cache import cache, caches  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
 from ledger import synthetic_rows  # noqa: E402  (bench/ledger.py: the same synthetic fills)
+
+from accounts.services import account_onboard  # noqa: E402
+from reporting.models import LedgerEntry  # noqa: E402
+from reporting.overview_store import overview_refresh_release  # noqa: E402
+from reporting.selectors import account_overview_compute  # noqa: E402
+from reporting.services import (  # noqa: E402
+    account_overview_refresh,
+    ledger_entries_write,
+    ledger_entry_build,
+    price_point_record,
+)
 
 
 def p95(samples: list[float]) -> float:
@@ -55,24 +71,6 @@ def main() -> None:
     parser.add_argument("--stale", type=int, default=20, help="views after a price change")
     args = parser.parse_args()
     load_before = os.getloadavg()
-
-    # imported here: Django is set up at run time, after the script picks its database (app registry)
-    from django.conf import settings
-    from django.contrib.auth.models import User
-    from django.core.cache import cache, caches
-    from django.core.management import call_command
-    from django.test import Client
-
-    from accounts.services import account_onboard
-    from reporting.models import LedgerEntry
-    from reporting.overview_store import overview_refresh_release
-    from reporting.selectors import account_overview_compute
-    from reporting.services import (
-        account_overview_refresh,
-        ledger_entries_write,
-        ledger_entry_build,
-        price_point_record,
-    )
 
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0, interactive=False)
