@@ -150,11 +150,12 @@ def daily_losses_watch(*, after_id: int = 0, limit: int, now: dt.datetime | None
     report = DailyLossWatchReport(accounts=len(followers))
     if len(followers) == limit:
         report.next_after_id = followers[-1].id
-    watched = [f for f in followers
-               if f.limits.max_daily_loss_amount is not None or f.limits.max_daily_loss_pct is not None]
+    watched = []
     for follower in followers:
-        if follower not in watched:
+        if follower.limits.max_daily_loss_amount is None and follower.limits.max_daily_loss_pct is None:
             report.skipped[follower.user_id] = WatchSkip.NO_LIMIT
+        else:
+            watched.append(follower)
     balances = balances_for_accounts(account_ids=[f.id for f in watched], now=now)
     breaches: list[DailyLossBreach] = []
     usage: dict[int, tuple[Decimal, Decimal]] = {}

@@ -48,9 +48,8 @@ class BalanceFacts:
 
 
 _RISK_FIELDS = ("max_position_notional", "max_position_pct", "max_concurrent_positions", "allowed_instruments",
-                "blocked_instruments",
-                "leverage_limit", "max_daily_loss_amount", "max_daily_loss_pct", "stop_loss_required", "stop_loss_pct",
-                "max_slippage_pct", "min_balance_to_copy")
+                "blocked_instruments", "leverage_limit", "max_daily_loss_amount", "max_daily_loss_pct",
+                "stop_loss_required", "stop_loss_pct", "max_slippage_pct", "min_balance_to_copy")
 _COPY_FIELDS = ("copy_enabled", "sizing_mode", "multiplier", "fixed_notional")
 
 
